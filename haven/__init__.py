@@ -1,0 +1,1 @@
+"""Haven: receiving a mass influx of displaced people."""

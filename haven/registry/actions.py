@@ -1,0 +1,436 @@
+"""Every write to the registry. Each action owns its transaction and writes its audit rows in it.
+
+The desk page, the JSON API, `haven import` and the simulator all register people through
+`register_households`, so validation, idempotency and audit are the same whatever the door.
+"""
+
+import enum
+import uuid as uuid_lib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pydantic import ValidationError
+
+from haven.core import audit
+from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from haven.core.models import AuditEvent, Site, User
+from haven.core.selectors import site_for_registration
+from haven.names import detect_script
+from haven.registry.models import CrossingCount, Household, IdentityDocument, Person, PersonCorrection
+from haven.registry.schemas import CrossingCountIn, HouseholdIn, Member, field_errors
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    EXISTS = "exists"  # the same payload was registered before: a retry, answered with the record
+    CONFLICT = "conflict"  # the UUID names a different registration
+    NOT_FOUND = "not_found"  # unknown site, or one this user may not register at
+    INVALID = "invalid"
+
+
+@dataclass
+class RegistrationResult:
+    uuid: UUID
+    outcome: Outcome
+    household: Household | None = None
+    message: str = ""
+
+
+def register_household(*, data: HouseholdIn, acting_user: User) -> tuple[Household, bool]:
+    """Register one household with all its members. Returns (household, created).
+
+    A retry with the same payload returns the stored household with created=False; a different
+    payload under the same UUID raises Conflict; a site the user may not write to raises NotFound.
+    """
+    (result,) = register_households(items=[data], acting_user=acting_user)
+    if result.outcome is Outcome.NOT_FOUND:
+        raise NotFound("site", data.site)
+    if result.outcome is Outcome.CONFLICT:
+        raise Conflict(result.message)
+    assert result.household is not None  # noqa: S101 - created and exists carry the household
+    return result.household, result.outcome is Outcome.CREATED
+
+
+def register_households(
+    *, items: Sequence[HouseholdIn], acting_user: User
+) -> list[RegistrationResult]:
+    """Register many households: all-or-nothing per household, one result per item, in order.
+
+    The common case (all new) is written with a few bulk inserts in one transaction. If a
+    concurrent writer takes one of the UUIDs meanwhile, the batch falls back to one savepoint per
+    household so that the others still land.
+    """
+    results: list[RegistrationResult | None] = [None] * len(items)
+    sites: dict[str, Site | None] = {}
+    digests = [item.digest() for item in items]
+
+    pending: list[int] = []
+    first_index: dict[UUID, int] = {}
+    member_owner: dict[UUID, UUID] = {}
+    for index, item in enumerate(items):
+        if item.site not in sites:
+            try:
+                sites[item.site] = site_for_registration(acting_user, item.site)
+            except NotFound:
+                sites[item.site] = None
+        if sites[item.site] is None:
+            results[index] = RegistrationResult(
+                item.uuid, Outcome.NOT_FOUND, message=f"site {item.site} not found"
+            )
+            continue
+        if item.uuid in first_index:
+            # The same household twice in one batch: settled after the first is written.
+            continue
+        clash = next((m.uuid for m in item.members if m.uuid in member_owner), None)
+        if clash is not None:
+            results[index] = RegistrationResult(
+                item.uuid,
+                Outcome.CONFLICT,
+                message=f"member uuid {clash} is already in household {member_owner[clash]}",
+            )
+            continue
+        first_index[item.uuid] = index
+        for member in item.members:
+            member_owner[member.uuid] = item.uuid
+        pending.append(index)
+
+    _settle_existing(items, digests, pending, results)
+    new = [i for i in pending if results[i] is None]
+    if new:
+        try:
+            with transaction.atomic():
+                created = _write(items, digests, new, sites, acting_user)
+        except IntegrityError:
+            created = _write_one_by_one(items, digests, new, sites, acting_user, results)
+        for index, household in created.items():
+            results[index] = RegistrationResult(items[index].uuid, Outcome.CREATED, household)
+
+    # Repeats inside the batch answer like a retry after the first: exists or conflict.
+    for index, item in enumerate(items):
+        if results[index] is None:
+            first = results[first_index[item.uuid]]
+            assert first is not None  # noqa: S101 - every first occurrence has a result by now
+            same = digests[index] == digests[first_index[item.uuid]]
+            if first.household is not None and same:
+                results[index] = RegistrationResult(item.uuid, Outcome.EXISTS, first.household)
+            else:
+                results[index] = RegistrationResult(
+                    item.uuid, Outcome.CONFLICT, message=_conflict_message(item.uuid)
+                )
+    return [r for r in results if r is not None]
+
+
+def _conflict_message(household_uuid: UUID) -> str:
+    return (
+        f"household {household_uuid} was already registered with different details;"
+        " a retry must send the same payload, and a new household needs a new uuid"
+    )
+
+
+def _settle_existing(
+    items: Sequence[HouseholdIn],
+    digests: list[str],
+    pending: list[int],
+    results: list[RegistrationResult | None],
+) -> None:
+    """Answer items whose household or member UUIDs are already stored."""
+    if not pending:
+        return
+    uuids = [items[i].uuid for i in pending]
+    existing = {h.uuid: h for h in Household.objects.filter(uuid__in=uuids).select_related("site")}
+    member_uuids = [m.uuid for i in pending for m in items[i].members]
+    taken: dict[UUID, UUID] = {}
+    for chunk_start in range(0, len(member_uuids), 5000):
+        chunk = member_uuids[chunk_start : chunk_start + 5000]
+        for person_uuid, household_uuid in Person.objects.filter(uuid__in=chunk).values_list(
+            "uuid", "household__uuid"
+        ):
+            taken[person_uuid] = household_uuid
+    for index in pending:
+        item = items[index]
+        household = existing.get(item.uuid)
+        if household is not None:
+            if household.payload_digest == digests[index]:
+                results[index] = RegistrationResult(item.uuid, Outcome.EXISTS, household)
+            else:
+                results[index] = RegistrationResult(
+                    item.uuid, Outcome.CONFLICT, message=_conflict_message(item.uuid)
+                )
+            continue
+        clash = next((m.uuid for m in item.members if m.uuid in taken), None)
+        if clash is not None:
+            results[index] = RegistrationResult(
+                item.uuid,
+                Outcome.CONFLICT,
+                message=f"member uuid {clash} is already registered in household {taken[clash]}",
+            )
+
+
+def _write(
+    items: Sequence[HouseholdIn],
+    digests: list[str],
+    indexes: list[int],
+    sites: dict[str, Site | None],
+    user: User,
+) -> dict[int, Household]:
+    """Insert the households, their members, documents and audit rows with bulk inserts."""
+    now = timezone.now()
+    households = []
+    for index in indexes:
+        item = items[index]
+        households.append(
+            Household(
+                uuid=item.uuid,
+                site=sites[item.site],
+                registered_at=item.registered_at,
+                origin_settlement=item.origin_settlement,
+                phone=item.phone,
+                registered_by=user,
+                payload_digest=digests[index],
+            )
+        )
+    Household.objects.bulk_create(households, batch_size=500)
+    persons: list[Person] = []
+    person_documents: list[tuple[Person, Member]] = []
+    events: list[AuditEvent] = []
+    for index, household in zip(indexes, households, strict=True):
+        item = items[index]
+        on = item.registered_at.date()
+        for member in item.members:
+            person = _person(member, household, on)
+            persons.append(person)
+            if member.documents:
+                person_documents.append((person, member))
+        events.append(
+            audit.audit_event(
+                user=user,
+                action="household.register",
+                object_type="household",
+                object_uuid=household.uuid,
+                site=household.site,
+                detail={"members": [str(m.uuid) for m in item.members]},
+                at=now,
+            )
+        )
+    Person.objects.bulk_create(persons, batch_size=1000)
+    documents = [
+        IdentityDocument(
+            person=person, kind=doc.kind, number=doc.number, issuing_country=doc.issuing_country
+        )
+        for person, member in person_documents
+        for doc in member.documents
+    ]
+    IdentityDocument.objects.bulk_create(documents, batch_size=1000)
+    audit.record_many(events)
+    return dict(zip(indexes, households, strict=True))
+
+
+def _write_one_by_one(
+    items: Sequence[HouseholdIn],
+    digests: list[str],
+    indexes: list[int],
+    sites: dict[str, Site | None],
+    user: User,
+    results: list[RegistrationResult | None],
+) -> dict[int, Household]:
+    created: dict[int, Household] = {}
+    for index in indexes:
+        try:
+            with transaction.atomic():
+                created.update(_write(items, digests, [index], sites, user))
+        except IntegrityError:
+            _settle_existing(items, digests, [index], results)
+            if results[index] is None:
+                raise
+    return created
+
+
+def _person(member: Member, household: Household, on: Any) -> Person:
+    year, month, day, estimated = member.birth_parts(on)
+    disability = member.disability
+    return Person(
+        uuid=member.uuid,
+        household=household,
+        site=household.site,
+        relationship=member.relationship,
+        given_name=member.given_name,
+        given_name_script=detect_script(member.given_name).value,
+        family_name=member.family_name,
+        family_name_script=detect_script(member.family_name).value,
+        patronymic=member.patronymic,
+        patronymic_script=detect_script(member.patronymic).value,
+        sex=member.sex,
+        birth_year=year,
+        birth_month=month,
+        birth_day=day,
+        birth_year_estimated=estimated,
+        phone=member.phone,
+        specific_needs=member.specific_needs,
+        wg_seeing=disability.seeing,
+        wg_hearing=disability.hearing,
+        wg_walking=disability.walking,
+        wg_remembering=disability.remembering,
+        wg_selfcare=disability.selfcare,
+        wg_communicating=disability.communicating,
+    )
+
+
+# Fields a correction may change, and how each is read back into the registration schema.
+CORRECTABLE_FIELDS = (
+    "given_name",
+    "family_name",
+    "patronymic",
+    "sex",
+    "birth_date",
+    "relationship",
+    "phone",
+    "specific_needs",
+)
+
+
+def member_payload(person: Person) -> dict[str, Any]:
+    """A stored person as the registration schema's member, to re-validate a correction."""
+    payload: dict[str, Any] = {
+        "uuid": str(person.uuid),
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "patronymic": person.patronymic,
+        "sex": person.sex,
+        "relationship": person.relationship,
+        "phone": person.phone,
+        "specific_needs": list(person.specific_needs),
+    }
+    if person.birth_year_estimated:
+        payload["estimated_age"] = max(0, person.household.registered_at.year - person.birth_year)
+    else:
+        payload["birth_date"] = person.birth_date_display
+    return payload
+
+
+def correct_person(
+    *,
+    person: Person,
+    field: str,
+    value: Any,
+    reason: str,
+    acting_user: User,
+    correction_uuid: UUID | None = None,
+) -> PersonCorrection:
+    """Change one field of a person, keeping the old value, the reason and who did it.
+
+    The caller has already fetched `person` through a scoped selector. The new value passes the
+    same validation as at registration. A retry with the same correction_uuid returns the stored
+    correction instead of correcting twice.
+    """
+    correction_uuid = correction_uuid or uuid_lib.uuid4()
+    existing = PersonCorrection.objects.filter(uuid=correction_uuid).first()
+    if existing is not None:
+        if existing.person_id != person.pk or existing.field != field:
+            raise Conflict(f"correction {correction_uuid} was already used for another change")
+        return existing
+    if field not in CORRECTABLE_FIELDS:
+        raise InvalidInput([_error("field", f"{field!r} cannot be corrected")])
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput([_error("reason", "a correction needs a reason")])
+    if len(reason) > 500:
+        raise InvalidInput([_error("reason", "must be at most 500 characters")])
+    before = member_payload(person)
+    after = dict(before)
+    if field == "birth_date":
+        after.pop("estimated_age", None)
+    after[field] = value
+    try:
+        member = Member.model_validate(after)
+    except ValidationError as exc:
+        raise InvalidInput(field_errors(exc)) from exc
+    old_value = before.get(field)
+    with transaction.atomic():
+        person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
+        updated = _person(member, person.household, person.household.registered_at.date())
+        new_value: Any = getattr(member, field)
+        if field == "relationship" and "head" in (new_value, person.relationship):
+            if new_value != person.relationship:
+                raise InvalidInput(
+                    [_error("value", "a household keeps its one head: a correction cannot make"
+                            " or unmake the head")]
+                )
+        changed = []
+        for name in _columns_for(field):
+            setattr(person, name, getattr(updated, name))
+            changed.append(name)
+        person.save(update_fields=changed)
+        correction = PersonCorrection.objects.create(
+            uuid=correction_uuid,
+            person=person,
+            field=field,
+            old_value=old_value,
+            new_value=new_value,
+            reason=reason,
+            corrected_by=acting_user,
+            corrected_at=timezone.now(),
+        )
+        audit.record(
+            user=acting_user,
+            action="person.correct",
+            object_type="person",
+            object_uuid=person.uuid,
+            site=person.site,
+            detail={"field": field, "correction": str(correction.uuid)},
+        )
+    return correction
+
+
+def _columns_for(field: str) -> list[str]:
+    if field == "birth_date":
+        return ["birth_year", "birth_month", "birth_day", "birth_year_estimated"]
+    if field in {"given_name", "family_name", "patronymic"}:
+        return [field, f"{field}_script"]
+    return [field]
+
+
+def _error(field: str, message: str) -> FieldError:
+    return FieldError(field=field, message=message)
+
+
+def record_crossing_count(*, data: CrossingCountIn, acting_user: User) -> tuple[CrossingCount, bool]:
+    """Store the people and vehicles counted at a site in one period. Idempotent on data.uuid."""
+    site = site_for_registration(acting_user, data.site)
+    digest = data.digest()
+    existing = CrossingCount.objects.filter(uuid=data.uuid).first()
+    if existing is not None:
+        if existing.payload_digest != digest:
+            raise Conflict(f"crossing count {data.uuid} was already recorded with other figures")
+        return existing, False
+    now: datetime = timezone.now()
+    try:
+        with transaction.atomic():
+            count = CrossingCount.objects.create(
+                uuid=data.uuid,
+                site=site,
+                period_start=data.period_start,
+                period_end=data.period_end,
+                people=data.people,
+                vehicles=data.vehicles,
+                recorded_by=acting_user,
+                recorded_at=now,
+                payload_digest=digest,
+            )
+            audit.record(
+                user=acting_user,
+                action="crossing.record",
+                object_type="crossing_count",
+                object_uuid=count.uuid,
+                site=site,
+                detail={"people": data.people, "vehicles": data.vehicles},
+                at=now,
+            )
+    except IntegrityError:
+        # A concurrent retry won the race: answer as a retry would be answered.
+        return record_crossing_count(data=data, acting_user=acting_user)
+    return count, True

@@ -1,0 +1,176 @@
+"""Crossing counts, households, persons, their documents and the corrections made to them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from haven.core.models import Site
+
+
+class NameScript(models.TextChoices):
+    ARMENIAN = "armenian", _("Armenian")
+    CYRILLIC = "cyrillic", _("Cyrillic")
+    LATIN = "latin", _("Latin")
+    MIXED = "mixed", _("mixed")
+    NONE = "", _("none")
+
+
+class CrossingCount(models.Model):
+    """People and vehicles counted crossing at a site during one period (usually an hour)."""
+
+    uuid = models.UUIDField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="crossing_counts")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    people = models.PositiveIntegerField()
+    vehicles = models.PositiveIntegerField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+    payload_digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["site", "period_start"]
+        indexes = [models.Index(fields=["site", "period_start"], name="crossing_site_period")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gt=models.F("period_start")),
+                name="crossing_period_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code} {self.period_start:%Y-%m-%d %H:%M}: {self.people}"
+
+
+class Household(models.Model):
+    """People registered together. The UUID is the client's, so a retried request is recognised."""
+
+    uuid = models.UUIDField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="households")
+    registered_at = models.DateTimeField()
+    origin_settlement = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    payload_digest = models.CharField(
+        max_length=64, help_text=_("Hash of the registration as first received, to spot a replay")
+    )
+
+    class Meta:
+        ordering = ["-registered_at", "-id"]
+        indexes = [models.Index(fields=["site", "registered_at"], name="household_site_time")]
+
+    def __str__(self) -> str:
+        return str(self.uuid)
+
+
+class Person(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "F", _("female")
+        MALE = "M", _("male")
+
+    class Relationship(models.TextChoices):
+        HEAD = "head", _("head of household")
+        SPOUSE = "spouse", _("spouse")
+        CHILD = "child", _("child")
+        PARENT = "parent", _("parent")
+        SIBLING = "sibling", _("sibling")
+        GRANDCHILD = "grandchild", _("grandchild")
+        OTHER = "other", _("other relative or non-relative")
+
+    uuid = models.UUIDField(unique=True)
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="members")
+    # Denormalised from the household so that every scoped query is one indexed filter.
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="persons")
+    relationship = models.CharField(max_length=16, choices=Relationship.choices)
+    given_name = models.CharField(max_length=100)
+    given_name_script = models.CharField(max_length=10, choices=NameScript.choices)
+    family_name = models.CharField(max_length=100)
+    family_name_script = models.CharField(max_length=10, choices=NameScript.choices)
+    patronymic = models.CharField(max_length=100, blank=True)
+    patronymic_script = models.CharField(max_length=10, choices=NameScript.choices, blank=True)
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    # A date of birth may be known to the day, the month, the year, or only as an estimated age.
+    birth_year = models.PositiveSmallIntegerField()
+    birth_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    birth_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    birth_year_estimated = models.BooleanField(
+        default=False, help_text=_("The year was derived from an estimated age")
+    )
+    phone = models.CharField(max_length=20, blank=True)
+    specific_needs = models.JSONField(default=list, blank=True, help_text=_("UNHCR codes"))
+    # Washington Group short set: 1 no difficulty, 2 some, 3 a lot, 4 cannot do at all.
+    wg_seeing = models.PositiveSmallIntegerField(null=True, blank=True)
+    wg_hearing = models.PositiveSmallIntegerField(null=True, blank=True)
+    wg_walking = models.PositiveSmallIntegerField(null=True, blank=True)
+    wg_remembering = models.PositiveSmallIntegerField(null=True, blank=True)
+    wg_selfcare = models.PositiveSmallIntegerField(null=True, blank=True)
+    wg_communicating = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["household", "id"]
+        indexes = [
+            models.Index(fields=["site", "family_name"], name="person_site_family"),
+            models.Index(fields=["site", "given_name"], name="person_site_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def birth_date_display(self) -> str:
+        if self.birth_day and self.birth_month:
+            return f"{self.birth_year:04d}-{self.birth_month:02d}-{self.birth_day:02d}"
+        if self.birth_month:
+            return f"{self.birth_year:04d}-{self.birth_month:02d}"
+        return f"{self.birth_year:04d}" + (" (estimated)" if self.birth_year_estimated else "")
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.given_name, self.patronymic, self.family_name) if p)
+
+
+class IdentityDocument(models.Model):
+    class Kind(models.TextChoices):
+        PASSPORT = "passport", _("passport")
+        ID_CARD = "id_card", _("identity card")
+        BIRTH_CERTIFICATE = "birth_certificate", _("birth certificate")
+        NK_PASSPORT = "nk_passport", _("Nagorno-Karabakh passport")
+        SOCIAL_CARD = "social_card", _("social security card")
+        OTHER = "other", _("other document")
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    number = models.CharField(max_length=40)
+    issuing_country = models.CharField(max_length=3, blank=True, help_text=_("ISO 3166 alpha-3"))
+
+    class Meta:
+        indexes = [models.Index(fields=["number"], name="document_number")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number}"
+
+
+class PersonCorrection(models.Model):
+    """One field of a person changed, with the old and new value and why: nothing is lost."""
+
+    uuid = models.UUIDField(unique=True)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="corrections")
+    field = models.CharField(max_length=40)
+    old_value = models.JSONField(null=True)
+    new_value = models.JSONField(null=True)
+    reason = models.CharField(max_length=500)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    corrected_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["corrected_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}.{self.field}: {self.old_value!r} → {self.new_value!r}"

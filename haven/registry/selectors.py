@@ -1,0 +1,129 @@
+"""Reads of the registry, always scoped to what the user may see.
+
+Fetching one record by UUID is a permission check: a record outside the user's sites is
+NotFound, exactly as a record that does not exist.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+
+from haven.core import audit
+from haven.core.errors import InvalidInput, FieldError, NotFound
+from haven.core.models import User
+from haven.core.selectors import sites_with_personal_data
+from haven.registry.models import CrossingCount, Household, Person
+
+
+def households_for(user: User) -> QuerySet[Household]:
+    return Household.objects.filter(site__in=sites_with_personal_data(user))
+
+
+def persons_for(user: User) -> QuerySet[Person]:
+    return Person.objects.filter(site__in=sites_with_personal_data(user))
+
+
+def household_for(user: User, household_uuid: UUID) -> Household:
+    household = (
+        households_for(user)
+        .select_related("site")
+        .prefetch_related("members__documents")
+        .filter(uuid=household_uuid)
+        .first()
+    )
+    if household is None:
+        raise NotFound("household", household_uuid)
+    return household
+
+
+def person_for(user: User, person_uuid: UUID, *, purpose: str) -> Person:
+    """One person's full record; the read is audited with its purpose (page, api, …)."""
+    person = (
+        persons_for(user)
+        .select_related("household", "site")
+        .prefetch_related("documents", "corrections__corrected_by")
+        .filter(uuid=person_uuid)
+        .first()
+    )
+    if person is None:
+        raise NotFound("person", person_uuid)
+    audit.record(
+        user=user,
+        action="person.view",
+        object_type="person",
+        object_uuid=person.uuid,
+        site=person.site,
+        detail={"via": purpose},
+    )
+    return person
+
+
+def search_persons(user: User, query: str, *, site_code: str | None = None) -> QuerySet[Person]:
+    """Registrations matching a name, phone, document number or UUID, newest first."""
+    persons = persons_for(user).select_related("household", "site")
+    if site_code:
+        persons = persons.filter(site__code=site_code)
+    query = query.strip()
+    if query:
+        condition = Q()
+        for term in query.split()[:4]:
+            condition &= (
+                Q(given_name__icontains=term)
+                | Q(family_name__icontains=term)
+                | Q(patronymic__icontains=term)
+                | Q(phone__contains=term)
+                | Q(household__phone__contains=term)
+                | Q(documents__number__iexact=term)
+            )
+        try:
+            condition |= Q(uuid=UUID(query)) | Q(household__uuid=UUID(query))
+        except ValueError:
+            pass
+        persons = persons.filter(condition).distinct()
+    return persons.order_by("-household__registered_at", "-household_id", "id")
+
+
+@dataclass
+class Page:
+    households: list[Household]
+    next_cursor: str | None
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        value = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput([FieldError("cursor", "is not a cursor this server gave out")]) from None
+    return value
+
+
+def _encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=")
+
+
+def page_of_households(
+    user: User, *, site_code: str | None, cursor: str | None, limit: int
+) -> Page:
+    """Households in insertion order, a page at a time; the cursor is stable under new inserts."""
+    households = households_for(user).select_related("site").prefetch_related("members__documents")
+    if site_code:
+        households = households.filter(site__code=site_code)
+    if cursor:
+        households = households.filter(pk__gt=_decode_cursor(cursor))
+    rows = list(households.order_by("pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, _encode_cursor(rows[-1].pk) if more and rows else None)
+
+
+def crossing_counts_for(user: User, *, site_code: str | None) -> QuerySet[CrossingCount]:
+    """Crossing counts are aggregate figures: every active role may read them."""
+    if not user.is_active:
+        return CrossingCount.objects.none()
+    counts = CrossingCount.objects.select_related("site")
+    if site_code:
+        counts = counts.filter(site__code=site_code)
+    return counts.order_by("period_start", "site__code")

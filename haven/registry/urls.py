@@ -1,0 +1,9 @@
+from django.urls import path
+
+from haven.registry import views
+
+urlpatterns = [
+    path("desk/", views.desk, name="desk"),
+    path("registrations/", views.registrations, name="registrations"),
+    path("persons/<uuid:person_uuid>/", views.person, name="person"),
+]

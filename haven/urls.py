@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from haven.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("", include("haven.core.urls")),
+    path("", include("haven.registry.urls")),
+]
