@@ -25,8 +25,7 @@ PASSWORD = "correct-horse-battery-staple-42"
 
 
 def _user(username: str, role: str, site: Site | None = None) -> User:
-    user = User.objects.create_user(username=username, password=PASSWORD, role=role, site=site)
-    return user
+    return User.objects.create_user(username=username, password=PASSWORD, role=role, site=site)
 
 
 @pytest.fixture

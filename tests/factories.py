@@ -25,12 +25,24 @@ def member(**overrides: Any) -> dict[str, Any]:
 def household(site: str = "KOR", *, size: int = 3, **overrides: Any) -> dict[str, Any]:
     members = [member()]
     extra = [
-        member(given_name="Арам", family_name="Арутюнян", sex="M", birth_date="1978",
-               relationship="spouse"),
-        member(given_name="Ani", family_name="Harutyunyan", birth_date="2012-03",
-               relationship="child"),
-        member(given_name="Davit", family_name="Harutyunyan", sex="M", birth_date=None,
-               estimated_age=4, relationship="child"),
+        member(
+            given_name="Арам",
+            family_name="Арутюнян",
+            sex="M",
+            birth_date="1978",
+            relationship="spouse",
+        ),
+        member(
+            given_name="Ani", family_name="Harutyunyan", birth_date="2012-03", relationship="child"
+        ),
+        member(
+            given_name="Davit",
+            family_name="Harutyunyan",
+            sex="M",
+            birth_date=None,
+            estimated_age=4,
+            relationship="child",
+        ),
     ]
     for index in range(size - 1):
         template = dict(extra[index % len(extra)])

@@ -11,7 +11,12 @@ from haven.core.models import ApiToken, Site, User, hash_token
 
 
 def add_site(
-    *, code: str, name: str, kind: str, province: str, time_zone: str = "Asia/Yerevan",
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    province: str,
+    time_zone: str = "Asia/Yerevan",
     acting_user: User | None,
 ) -> Site:
     errors = []

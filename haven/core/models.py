@@ -17,7 +17,9 @@ class Site(models.Model):
         HUB = "hub", _("reception hub")
         SHELTER = "shelter", _("shelter")
 
-    code = models.SlugField(max_length=32, unique=True, help_text=_("Short code, e.g. KOR or GORIS"))
+    code = models.SlugField(
+        max_length=32, unique=True, help_text=_("Short code, e.g. KOR or GORIS")
+    )
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     province = models.CharField(max_length=100, help_text=_("Marz of Armenia"))
@@ -61,10 +63,18 @@ class AuditEvent(models.Model):
     at = models.DateTimeField(db_index=True)
     user = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     acting_site = models.ForeignKey(
-        Site, null=True, on_delete=models.PROTECT, related_name="+", help_text=_("Where the user works")
+        Site,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Where the user works"),
     )
     record_site = models.ForeignKey(
-        Site, null=True, on_delete=models.PROTECT, related_name="+", help_text=_("The record's site")
+        Site,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The record's site"),
     )
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=32)

@@ -40,7 +40,7 @@ def letter_script(char: str) -> Script | None:
 
 
 def detect_script(text: str) -> Script:
-    """The one script a name is written in; MIXED when letters of several scripts appear."""
+    """The script a name is written in; MIXED when letters of several scripts appear."""
     found: set[Script] = set()
     for char in unicodedata.normalize("NFC", text):
         script = letter_script(char)
@@ -54,7 +54,7 @@ def detect_script(text: str) -> Script:
 
 
 def name_problem(text: str, *, max_length: int = 100) -> str | None:
-    """Why a typed name cannot be stored, in a sentence for the person who typed it; None if fine."""
+    """Why a typed name cannot be stored, said to the person who typed it; None if it is fine."""
     if not text.strip():
         return "must not be empty"
     if len(text) > max_length:
@@ -70,7 +70,10 @@ def name_problem(text: str, *, max_length: int = 100) -> str | None:
         if unicodedata.category(char) == "Mn":
             continue  # combining accents typed separately
         if letter_script(char) is None:
-            return f"contains {char!r}, which is not a letter of the Armenian, Cyrillic or Latin alphabet"
+            return (
+                f"contains {char!r}, which is not a letter of the Armenian, Cyrillic or Latin"
+                " alphabet"
+            )
         letters += 1
     if letters == 0:
         return "must contain at least one letter"

@@ -21,8 +21,20 @@ from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import AuditEvent, Site, User
 from haven.core.selectors import site_for_registration
 from haven.names import detect_script
-from haven.registry.models import CrossingCount, Household, IdentityDocument, Person, PersonCorrection
-from haven.registry.schemas import CrossingCountIn, HouseholdIn, Member, field_errors
+from haven.registry.models import (
+    CrossingCount,
+    Household,
+    IdentityDocument,
+    Person,
+    PersonCorrection,
+)
+from haven.registry.schemas import (
+    CrossingCountIn,
+    HouseholdIn,
+    Member,
+    birth_date_problem,
+    field_errors,
+)
 
 
 class Outcome(enum.StrEnum):
@@ -349,17 +361,18 @@ def correct_person(
         member = Member.model_validate(after)
     except ValidationError as exc:
         raise InvalidInput(field_errors(exc)) from exc
+    problem = birth_date_problem(member, person.household.registered_at.date())
+    if problem:
+        raise InvalidInput([_error("birth_date", problem)])
     old_value = before.get(field)
+    if field == "relationship" and old_value != value and "head" in (old_value, value):
+        raise InvalidInput(
+            [_error("value", "a correction cannot make or unmake the head of a household")]
+        )
     with transaction.atomic():
         person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
         updated = _person(member, person.household, person.household.registered_at.date())
         new_value: Any = getattr(member, field)
-        if field == "relationship" and "head" in (new_value, person.relationship):
-            if new_value != person.relationship:
-                raise InvalidInput(
-                    [_error("value", "a household keeps its one head: a correction cannot make"
-                            " or unmake the head")]
-                )
         changed = []
         for name in _columns_for(field):
             setattr(person, name, getattr(updated, name))
@@ -398,7 +411,9 @@ def _error(field: str, message: str) -> FieldError:
     return FieldError(field=field, message=message)
 
 
-def record_crossing_count(*, data: CrossingCountIn, acting_user: User) -> tuple[CrossingCount, bool]:
+def record_crossing_count(
+    *, data: CrossingCountIn, acting_user: User
+) -> tuple[CrossingCount, bool]:
     """Store the people and vehicles counted at a site in one period. Idempotent on data.uuid."""
     site = site_for_registration(acting_user, data.site)
     digest = data.digest()

@@ -29,7 +29,12 @@ WG_DOMAINS: tuple[tuple[str, str], ...] = (
     ("selfcare", "Difficulty with self-care, such as washing all over or dressing"),
     ("communicating", "Difficulty communicating in the usual language"),
 )
-WG_ANSWERS = {1: "no difficulty", 2: "some difficulty", 3: "a lot of difficulty", 4: "cannot do at all"}
+WG_ANSWERS = {
+    1: "no difficulty",
+    2: "some difficulty",
+    3: "a lot of difficulty",
+    4: "cannot do at all",
+}
 
 
 @cache

@@ -182,6 +182,17 @@ class Member(BaseModel):
         return on.year - self.estimated_age, None, None, True
 
 
+def birth_date_problem(member: Member, on: date) -> str | None:
+    """Why a member's date of birth is impossible for a registration made on `on`; None if fine."""
+    year, month, day, _ = member.birth_parts(on)
+    earliest = (year, month or 1, day or 1)
+    if member.birth_date is not None and earliest > (on.year, on.month, on.day):
+        return f"{member.birth_date} is after the registration ({on.isoformat()})"
+    if on.year - year > MAX_AGE_YEARS:
+        return f"more than {MAX_AGE_YEARS} years before the registration"
+    return None
+
+
 class HouseholdIn(BaseModel):
     """One household as registered: the field names are Haven's JSON Lines import format too."""
 
@@ -225,17 +236,9 @@ class HouseholdIn(BaseModel):
             seen.add(member.uuid)
         on = self.registered_at.date()
         for index, member in enumerate(self.members):
-            year, month, day, _ = member.birth_parts(on)
-            earliest = (year, month or 1, day or 1)
-            if earliest > (on.year, on.month, on.day) and member.birth_date is not None:
-                raise ValueError(
-                    f"members.{index}.birth_date: {member.birth_date} is after the registration"
-                )
-            if on.year - year > MAX_AGE_YEARS:
-                raise ValueError(
-                    f"members.{index}.birth_date: more than {MAX_AGE_YEARS} years before the"
-                    " registration"
-                )
+            problem = birth_date_problem(member, on)
+            if problem:
+                raise ValueError(f"members.{index}.birth_date: {problem}")
         return self
 
     def digest(self) -> str:

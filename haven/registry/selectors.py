@@ -6,13 +6,14 @@ NotFound, exactly as a record that does not exist.
 
 import base64
 import binascii
+import contextlib
 from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
 from haven.core import audit
-from haven.core.errors import InvalidInput, FieldError, NotFound
+from haven.core.errors import FieldError, InvalidInput, NotFound
 from haven.core.models import User
 from haven.core.selectors import sites_with_personal_data
 from haven.registry.models import CrossingCount, Household, Person
@@ -78,10 +79,8 @@ def search_persons(user: User, query: str, *, site_code: str | None = None) -> Q
                 | Q(household__phone__contains=term)
                 | Q(documents__number__iexact=term)
             )
-        try:
+        with contextlib.suppress(ValueError):
             condition |= Q(uuid=UUID(query)) | Q(household__uuid=UUID(query))
-        except ValueError:
-            pass
         persons = persons.filter(condition).distinct()
     return persons.order_by("-household__registered_at", "-household_id", "id")
 

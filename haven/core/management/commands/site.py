@@ -1,4 +1,7 @@
-"""`haven site add CODE "NAME" --kind crossing|hub|shelter --province PROVINCE`, `haven site list`."""
+"""Sites from the command line.
+
+`haven site add CODE "NAME" --kind crossing|hub|shelter --province PROVINCE`; `haven site list`.
+"""
 
 from argparse import ArgumentParser
 from typing import Any
