@@ -59,7 +59,7 @@ FULL: dict[str, int | None] = {
 SMOKE: dict[str, int | None] = {
     "persons": 2000,
     "requests": 100,
-    "paced_requests": 40,
+    "paced_requests": 20,
     "demo_people": 500,
 }
 
@@ -197,7 +197,7 @@ def gunicorn(
 def _loopback_url(url: str) -> str:
     host = urlsplit(url).hostname or ""
     if host not in {"127.0.0.1", "localhost", "::1"}:
-        raise BenchError(f"HAVEN_BENCH_PG_URL must name a loopback server, not {host!r}")
+        raise BenchError(f"the PostgreSQL URL must name a loopback server, not {host!r}")
     return url
 
 
@@ -715,7 +715,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batch-clients", type=int, default=2)
     parser.add_argument("--requests", type=int, help="back-to-back single POSTs (2,000; smoke 100)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent single-POST clients")
-    parser.add_argument("--paced-requests", type=int, help="paced single POSTs (600; smoke 40)")
+    parser.add_argument("--paced-requests", type=int, help="paced single POSTs (600; smoke 20)")
     parser.add_argument(
         "--paced-interval", type=float, default=1.0, help="seconds between a paced client's POSTs"
     )
@@ -812,7 +812,13 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # Unwind through the `finally` blocks, so that the servers and the database are cleaned up.
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         sys.exit(main(sys.argv[1:]))
     except BenchError as exc:
