@@ -1,0 +1,197 @@
+"""`haven demo`: from an empty ./var to a running Haven full of a realistic influx.
+
+    haven demo [--people 20000] [--seed 2023] [--port 8000] [--no-serve]
+
+Migrates, adds the 2023 sites, gives one demo user per role a fresh random password (printed
+once), simulates the influx unless the database already holds people, and serves Haven with
+gunicorn, a production server.
+"""
+
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from argparse import ArgumentParser
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from haven.core.models import Site, User
+from haven.registry.models import Person
+from haven.simulate.influx import simulate_influx
+from haven.simulate.loader import (
+    create_user,
+    ensure_sites,
+    load_influx,
+    set_password,
+    simulator_user,
+)
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str
+    site: str | None = None
+    assigned: tuple[str, ...] = ()
+
+
+DEMO_USERS = (
+    DemoUser("registrar.kor", User.Role.REGISTRAR, site="KOR"),
+    DemoUser("registrar.goris", User.Role.REGISTRAR, site="GORIS"),
+    DemoUser("caseworker", User.Role.CASEWORKER, assigned=("KOR", "GORIS", "VAYK")),
+    DemoUser("coordinator", User.Role.COORDINATOR),
+    DemoUser("analyst", User.Role.PARTNER_ANALYST),
+    DemoUser("admin", User.Role.ADMIN),
+)
+
+
+def fresh_password() -> str:
+    """Four groups of four letters and digits: easy to read off a screen, hard to guess."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+class Command(BaseCommand):
+    help = "Set up a demonstration Haven with users and a simulated influx, and serve it."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--people", type=int, default=20_000, help="people to simulate")
+        parser.add_argument("--seed", type=int, default=2023)
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-serve", action="store_true", help="set up, then stop")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.perf_counter()
+        if options["people"] < 1:
+            raise CommandError(_("--people: must be at least 1"))
+        port: int = options["port"]
+        if not 1 <= port <= 65535:
+            raise CommandError(_("--port: must be between 1 and 65535"))
+        write = self.stdout.write
+        write(_("Migrating the database…"))
+        call_command("migrate", interactive=False, verbosity=0)
+        ensure_sites(acting_user=None)
+        logins = self._users()
+        base = f"http://127.0.0.1:{port}/"
+        write("")
+        write(_("Demo users (passwords are new each time `haven demo` runs):"))
+        write(f"  {_('role'):<17} {_('username'):<16} {_('password'):<20} {_('site')}")
+        for user, password in logins:
+            site = (
+                user.site.code
+                if user.site
+                else ", ".join(s.code for s in user.assigned_sites.all()) or _("all")
+            )
+            write(f"  {user.get_role_display():<17} {user.username:<16} {password:<20} {site}")
+        write(_("Log in at %(url)slogin/") % {"url": base})
+        write("")
+
+        existing = Person.objects.count()
+        if existing:
+            write(
+                _("The database already holds %(n)d people; not simulating again.")
+                % {"n": existing}
+            )
+        else:
+            write(
+                _("Simulating an influx of %(n)d people (seed %(seed)d)…")
+                % {"n": options["people"], "seed": options["seed"]}
+            )
+            influx = simulate_influx(people=options["people"], seed=options["seed"])
+            report = load_influx(influx, acting_user=simulator_user())
+            write(
+                _(
+                    "Registered %(p)d person records (%(d)d of them people registered a second"
+                    " time) in %(h)d households, and %(c)d hourly crossing counts, in %(s).1f s."
+                )
+                % {
+                    "p": report.persons_created,
+                    "h": report.outcomes.get("created", 0),
+                    "d": influx.duplicate_records,
+                    "c": report.crossing_counts,
+                    "s": report.seconds,
+                }
+            )
+        if options["no_serve"]:
+            write(
+                _("Set up in %(s).1f s (not serving: --no-serve).")
+                % {"s": time.perf_counter() - started}
+            )
+            return
+        self._serve(port, base, started)
+
+    def _users(self) -> list[tuple[User, str]]:
+        sites = {site.code: site for site in Site.objects.all()}
+        logins = []
+        for demo in DEMO_USERS:
+            password = fresh_password()
+            user = User.objects.filter(username=demo.username).first()
+            if user is None:
+                user = create_user(
+                    username=demo.username,
+                    role=demo.role,
+                    password=password,
+                    site=sites[demo.site] if demo.site else None,
+                    assigned_sites=[sites[code] for code in demo.assigned],
+                    acting_user=None,
+                )
+            else:
+                set_password(user=user, password=password, acting_user=None)
+            logins.append((user, password))
+        return logins
+
+    def _serve(self, port: int, base: str, started: float) -> None:
+        command = [
+            sys.executable, "-m", "gunicorn", "haven.wsgi",
+            "-b", f"127.0.0.1:{port}", "-w", "2", "--access-logfile", "-",
+        ]  # fmt: skip
+        settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves from finders
+        server = subprocess.Popen(command)  # noqa: S603 - our own interpreter and fixed arguments
+        # A polite kill (SIGTERM) of `haven demo` stops gunicorn too, instead of orphaning it.
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            if not self._wait_until_up(base + "login/", server):
+                raise CommandError(
+                    _("gunicorn did not start on port %(port)d (is the port in use?)")
+                    % {"port": port}
+                )
+            self.stdout.write(self.style.SUCCESS(_("Haven is running at %(url)s") % {"url": base}))
+            self.stdout.write(
+                _("(from start to a served page in %(s).1f s; press Ctrl+C to stop)")
+                % {"s": time.perf_counter() - started}
+            )
+            server.wait()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=30)
+
+    @staticmethod
+    def _wait_until_up(url: str, server: "subprocess.Popen[bytes]") -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - a fixed http URL
+                    return True
+            except urllib.error.HTTPError:
+                return True  # the server answered, even if the page itself is an error
+            except OSError:
+                time.sleep(0.2)
+        return False
