@@ -11,7 +11,9 @@ import time
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
@@ -77,7 +79,8 @@ class Command(HavenCommand):
         if not 0 <= share <= 0.5:
             raise CommandError(_("--duplicate-share: must be between 0 and 0.5"))
         try:
-            curve = read_curve(options["curve"]) if options["curve"] else default_curve()
+            zone = ZoneInfo(settings.TIME_ZONE)  # HAVEN_TIME_ZONE: local times without an offset
+            curve = read_curve(options["curve"], zone=zone) if options["curve"] else default_curve()
         except CurveError as exc:
             raise CommandError(_("--curve: %(error)s") % {"error": exc}) from exc
         user: User | None = None
