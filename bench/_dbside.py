@@ -147,11 +147,11 @@ def profile(*, payload_file: Path, mode: str, count: int, batch_size: int, token
         statements.append(sql)
         return execute(sql, params, many, context)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(counting):
         for body, _ in timed:
             send(body)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     persons = sum(n for _, n in timed)
     profiler = cProfile.Profile()
     for body, _ in profiled:
@@ -161,7 +161,8 @@ def profile(*, payload_file: Path, mode: str, count: int, batch_size: int, token
     out = io.StringIO()
     out.write(
         f"{mode}: {len(timed)} requests, {persons} persons in {elapsed:.2f} s without the profiler:"
-        f" {persons / elapsed:,.0f} persons/s, {elapsed / len(timed) * 1000:.1f} ms a request,"
+        f" {persons / elapsed:,.0f} persons/s, {elapsed / len(timed) * 1000:.1f} ms a request"
+        f" ({cpu / len(timed) * 1000:.1f} ms of CPU in this process),"
         f" {len(statements) / len(timed):.1f} SQL statements a request\n"
     )
     if mode == "single":

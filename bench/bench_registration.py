@@ -159,10 +159,39 @@ class Server:
         return f"gunicorn haven.wsgi -k gthread -w {self.workers} --threads {self.threads}"
 
 
+@dataclass(frozen=True)
+class Running:
+    port: int
+    session: int  # the server's session id: the master's pid, shared by its workers
+
+
+def cpu_seconds(session: int) -> float | None:
+    """User + system CPU time used so far by the processes of a session (Linux /proc), or None.
+
+    The server's own CPU per request does not depend on what else runs on the machine, unlike
+    the latencies, so it is a figure to compare between runs on a busy machine.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 @contextmanager
 def gunicorn(
     server: Server, env: dict[str, str], log: Path, *, timeout: float = 60.0
-) -> Iterator[int]:
+) -> Iterator[Running]:
     """A production gunicorn on a free loopback port, stopped (with its workers) on exit."""
     port = free_port()
     cmd = [
@@ -186,7 +215,7 @@ def gunicorn(
             if time.monotonic() > deadline:
                 raise BenchError(f"gunicorn did not answer within {timeout:.0f} s")
             time.sleep(0.1)
-        yield port
+        yield Running(port, process.pid)
     finally:
         stop_group(process)
 
@@ -453,17 +482,30 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f} ms"
 
 
+def _cpu_used(server: Running, before: float | None) -> float | None:
+    after = cpu_seconds(server.session)
+    return None if before is None or after is None else after - before
+
+
+def _cpu_note(cpu: float | None, count: int, what: str) -> str:
+    if cpu is None:
+        return ""
+    return f"; server CPU {cpu / count * 1000:.2f} ms/{what}"
+
+
 def measure_batch(
-    port: int, token: str, payloads: Payloads, *, clients: int, database_name: str
+    server: Running, token: str, payloads: Payloads, *, clients: int, database_name: str
 ) -> Figure:
+    cpu_before = cpu_seconds(server.session)
     answers, elapsed = run_clients(
-        port=port,
+        port=server.port,
         path="/api/households/batch",
         bodies=payloads.batches,
         token=token,
         clients=clients,
         timeout=300,
     )
+    cpu = _cpu_used(server, cpu_before)
     totals = {"created": 0, "exists": 0, "rejected": 0}
     refused: list[Any] = []
     for answer in answers:
@@ -488,6 +530,7 @@ def measure_batch(
             f"{payloads.batch_persons:,} persons in {payloads.batch_households:,} households,"
             f" {len(answers)} requests, {clients} clients, {elapsed:.1f} s;"
             f" request median {statistics.median(per_request):.2f} s"
+            + _cpu_note(cpu, payloads.batch_persons, "person")
         ),
         met=rate >= BATCH_TARGET,
         numbers={
@@ -501,12 +544,13 @@ def measure_batch(
             "request_seconds_max": max(per_request),
             "retries": sum(a.retried for a in answers),
             "answers": totals,
+            "server_cpu_seconds": cpu,
         },
     )
 
 
 def measure_singles(
-    port: int,
+    server: Running,
     token: str,
     bodies: list[bytes],
     *,
@@ -516,8 +560,9 @@ def measure_singles(
     interval: float | None = None,
 ) -> list[Figure]:
     """Single-household POSTs: back to back (the issue's measure), or paced like real desks."""
+    cpu_before = cpu_seconds(server.session)
     answers, elapsed = run_clients(
-        port=port,
+        port=server.port,
         path="/api/households",
         bodies=bodies,
         token=token,
@@ -525,6 +570,7 @@ def measure_singles(
         timeout=60,
         interval=interval,
     )
+    cpu = _cpu_used(server, cpu_before)
     wrong = [a for a in answers if a.status != 201]
     if wrong:
         raise BenchError(
@@ -547,6 +593,7 @@ def measure_singles(
         "max_ms": latencies[-1] * 1000,
         "persons": persons,
         "retries": sum(a.retried for a in answers),
+        "server_cpu_seconds": cpu,
     }
     if interval is None:
         name = "single POST"
@@ -579,7 +626,8 @@ def measure_singles(
             database_name,
             f"{rate:,.0f} requests/s",
             "",
-            f"{rate * persons / len(answers):,.0f} persons/s",
+            f"{rate * persons / len(answers):,.0f} persons/s"
+            + _cpu_note(cpu, len(answers), "request"),
             None,
             {},
         ),
@@ -596,13 +644,13 @@ def bench_database(
         env = haven_env(database_url=url, var_dir=work / "var")
         run([PYTHON, "-m", "haven", "migrate", "--no-input"], env, timeout=300)
         token = dbside(["setup"], env, timeout=120)["token"]
-        with gunicorn(server, env, work / "gunicorn.log") as port:
-            warm_up(port, token, server)
+        with gunicorn(server, env, work / "gunicorn.log") as running:
+            warm_up(running.port, token, server)
             batch = measure_batch(
-                port, token, payloads, clients=args.batch_clients, database_name=kind
+                running, token, payloads, clients=args.batch_clients, database_name=kind
             )
             singles = measure_singles(
-                port,
+                running,
                 token,
                 payloads.singles,
                 persons=payloads.single_persons,
@@ -611,7 +659,7 @@ def bench_database(
             )
             if payloads.paced:
                 singles += measure_singles(
-                    port,
+                    running,
                     token,
                     payloads.paced,
                     persons=payloads.paced_persons,
