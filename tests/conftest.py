@@ -2,6 +2,7 @@
 analyst and an administrator. Every scoping test uses them."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,12 @@ class Personas:
 
 
 PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Production hashing is deliberately slow; tests create many users and need not be."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _user(username: str, role: str, site: Site | None = None) -> User:

@@ -7,6 +7,7 @@ steps (transliteration, matching) know what they are reading.
 
 import enum
 import unicodedata
+from functools import lru_cache
 
 
 class Script(enum.StrEnum):
@@ -28,6 +29,7 @@ _SCRIPT_PREFIXES = {
 NAME_PUNCTUATION = frozenset(" -'’ʼ‘`.")
 
 
+@lru_cache(maxsize=4096)
 def letter_script(char: str) -> Script | None:
     """The script of one letter, or None for a character that is not a letter of a known script."""
     if not char.isalpha():
@@ -39,6 +41,7 @@ def letter_script(char: str) -> Script | None:
     return None
 
 
+@lru_cache(maxsize=65536)  # names repeat: a registry is mostly its few thousand commonest names
 def detect_script(text: str) -> Script:
     """The script a name is written in; MIXED when letters of several scripts appear."""
     found: set[Script] = set()
@@ -53,6 +56,7 @@ def detect_script(text: str) -> Script:
     return found.pop()
 
 
+@lru_cache(maxsize=65536)
 def name_problem(text: str, *, max_length: int = 100) -> str | None:
     """Why a typed name cannot be stored, said to the person who typed it; None if it is fine."""
     if not text.strip():

@@ -8,7 +8,7 @@ import enum
 import uuid as uuid_lib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from haven.core import audit
+from haven.core.bulk import insert_rows
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import AuditEvent, Site, User
 from haven.core.selectors import site_for_registration
@@ -30,6 +31,7 @@ from haven.registry.models import (
 )
 from haven.registry.schemas import (
     CrossingCountIn,
+    Document,
     HouseholdIn,
     Member,
     birth_date_problem,
@@ -111,7 +113,7 @@ def register_households(
             member_owner[member.uuid] = item.uuid
         pending.append(index)
 
-    _settle_existing(items, digests, pending, results)
+    _settle_existing(items, digests, pending, results, check_members=False)
     new = [i for i in pending if results[i] is None]
     if new:
         try:
@@ -149,13 +151,19 @@ def _settle_existing(
     digests: list[str],
     pending: list[int],
     results: list[RegistrationResult | None],
+    *,
+    check_members: bool,
 ) -> None:
-    """Answer items whose household or member UUIDs are already stored."""
+    """Answer items whose household (and, if asked, member) UUIDs are already stored.
+
+    The bulk path checks households only: a member UUID reused across households is rare, and
+    the unique index catches it, sending the batch down the one-by-one path that checks members.
+    """
     if not pending:
         return
     uuids = [items[i].uuid for i in pending]
     existing = {h.uuid: h for h in Household.objects.filter(uuid__in=uuids).select_related("site")}
-    member_uuids = [m.uuid for i in pending for m in items[i].members]
+    member_uuids = [m.uuid for i in pending for m in items[i].members] if check_members else []
     taken: dict[UUID, UUID] = {}
     for chunk_start in range(0, len(member_uuids), 5000):
         chunk = member_uuids[chunk_start : chunk_start + 5000]
@@ -190,7 +198,7 @@ def _write(
     sites: dict[str, Site | None],
     user: User,
 ) -> dict[int, Household]:
-    """Insert the households, their members, documents and audit rows with bulk inserts."""
+    """Insert the households, their members, documents and audit rows, a few statements in all."""
     now = timezone.now()
     households = []
     for index in indexes:
@@ -203,43 +211,70 @@ def _write(
                 origin_settlement=item.origin_settlement,
                 phone=item.phone,
                 registered_by=user,
+                created_at=now,
                 payload_digest=digests[index],
             )
         )
-    Household.objects.bulk_create(households, batch_size=500)
-    persons: list[Person] = []
-    person_documents: list[tuple[Person, Member]] = []
-    events: list[AuditEvent] = []
+    insert_rows(Household, [_household_row(h) for h in households])
+    ids = dict(
+        Household.objects.filter(uuid__in=[h.uuid for h in households]).values_list("uuid", "pk")
+    )
+    for household in households:
+        household.pk = ids[household.uuid]
+    person_rows: list[dict[str, Any]] = []
+    documents: list[tuple[UUID, Document]] = []
+    events: list[dict[str, Any]] = []
     for index, household in zip(indexes, households, strict=True):
         item = items[index]
         on = item.registered_at.date()
         for member in item.members:
-            person = _person(member, household, on)
-            persons.append(person)
-            if member.documents:
-                person_documents.append((person, member))
+            person_rows.append(_person_row(member, household.pk, household.site_id, on))
+            documents.extend((member.uuid, doc) for doc in member.documents)
         events.append(
-            audit.audit_event(
+            audit.audit_row(
                 user=user,
                 action="household.register",
                 object_type="household",
                 object_uuid=household.uuid,
-                site=household.site,
+                site_id=household.site_id,
                 detail={"members": [str(m.uuid) for m in item.members]},
                 at=now,
             )
         )
-    Person.objects.bulk_create(persons, batch_size=1000)
-    documents = [
-        IdentityDocument(
-            person=person, kind=doc.kind, number=doc.number, issuing_country=doc.issuing_country
+    insert_rows(Person, person_rows)
+    if documents:
+        owners = dict(
+            Person.objects.filter(uuid__in={owner for owner, _ in documents}).values_list(
+                "uuid", "pk"
+            )
         )
-        for person, member in person_documents
-        for doc in member.documents
-    ]
-    IdentityDocument.objects.bulk_create(documents, batch_size=1000)
-    audit.record_many(events)
+        insert_rows(
+            IdentityDocument,
+            [
+                {
+                    "person_id": owners[owner],
+                    "kind": doc.kind,
+                    "number": doc.number,
+                    "issuing_country": doc.issuing_country,
+                }
+                for owner, doc in documents
+            ],
+        )
+    insert_rows(AuditEvent, events)
     return dict(zip(indexes, households, strict=True))
+
+
+def _household_row(household: Household) -> dict[str, Any]:
+    return {
+        "uuid": household.uuid,
+        "site_id": household.site_id,
+        "registered_at": household.registered_at,
+        "origin_settlement": household.origin_settlement,
+        "phone": household.phone,
+        "registered_by_id": household.registered_by_id,
+        "created_at": household.created_at,
+        "payload_digest": household.payload_digest,
+    }
 
 
 def _write_one_by_one(
@@ -256,40 +291,41 @@ def _write_one_by_one(
             with transaction.atomic():
                 created.update(_write(items, digests, [index], sites, user))
         except IntegrityError:
-            _settle_existing(items, digests, [index], results)
+            _settle_existing(items, digests, [index], results, check_members=True)
             if results[index] is None:
                 raise
     return created
 
 
-def _person(member: Member, household: Household, on: Any) -> Person:
+def _person_row(member: Member, household_id: int, site_id: int, on: date) -> dict[str, Any]:
+    """A person as database values (attname → value), ready for insert_rows."""
     year, month, day, estimated = member.birth_parts(on)
     disability = member.disability
-    return Person(
-        uuid=member.uuid,
-        household=household,
-        site=household.site,
-        relationship=member.relationship,
-        given_name=member.given_name,
-        given_name_script=detect_script(member.given_name).value,
-        family_name=member.family_name,
-        family_name_script=detect_script(member.family_name).value,
-        patronymic=member.patronymic,
-        patronymic_script=detect_script(member.patronymic).value,
-        sex=member.sex,
-        birth_year=year,
-        birth_month=month,
-        birth_day=day,
-        birth_year_estimated=estimated,
-        phone=member.phone,
-        specific_needs=member.specific_needs,
-        wg_seeing=disability.seeing,
-        wg_hearing=disability.hearing,
-        wg_walking=disability.walking,
-        wg_remembering=disability.remembering,
-        wg_selfcare=disability.selfcare,
-        wg_communicating=disability.communicating,
-    )
+    return {
+        "uuid": member.uuid,
+        "household_id": household_id,
+        "site_id": site_id,
+        "relationship": member.relationship,
+        "given_name": member.given_name,
+        "given_name_script": detect_script(member.given_name).value,
+        "family_name": member.family_name,
+        "family_name_script": detect_script(member.family_name).value,
+        "patronymic": member.patronymic,
+        "patronymic_script": detect_script(member.patronymic).value,
+        "sex": member.sex,
+        "birth_year": year,
+        "birth_month": month,
+        "birth_day": day,
+        "birth_year_estimated": estimated,
+        "phone": member.phone,
+        "specific_needs": member.specific_needs,
+        "wg_seeing": disability.seeing,
+        "wg_hearing": disability.hearing,
+        "wg_walking": disability.walking,
+        "wg_remembering": disability.remembering,
+        "wg_selfcare": disability.selfcare,
+        "wg_communicating": disability.communicating,
+    }
 
 
 # Fields a correction may change, and how each is read back into the registration schema.
@@ -371,11 +407,13 @@ def correct_person(
         )
     with transaction.atomic():
         person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
-        updated = _person(member, person.household, person.household.registered_at.date())
+        updated = _person_row(
+            member, person.household_id, person.site_id, person.household.registered_at.date()
+        )
         new_value: Any = getattr(member, field)
         changed = []
         for name in _columns_for(field):
-            setattr(person, name, getattr(updated, name))
+            setattr(person, name, updated[name])
             changed.append(name)
         person.save(update_fields=changed)
         correction = PersonCorrection.objects.create(
