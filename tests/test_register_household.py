@@ -253,3 +253,17 @@ def test_uuid_strings_in_any_case_are_the_same_household(personas: Personas) -> 
     )
     assert not created
     assert Household.objects.filter(uuid=uuid.UUID(payload["uuid"])).count() == 1
+
+
+def test_batch_repeats_of_a_stored_uuid_are_judged_against_the_stored_record(
+    personas: Personas,
+) -> None:
+    stored = factories.household()
+    register_household(data=HouseholdIn.model_validate(stored), acting_user=personas.alice)
+    changed = dict(stored, phone="+37455000000")
+    items = [HouseholdIn.model_validate(p) for p in (changed, stored, changed)]
+
+    results = register_households(items=items, acting_user=personas.alice)
+
+    assert [r.outcome for r in results] == [Outcome.CONFLICT, Outcome.EXISTS, Outcome.CONFLICT]
+    assert Household.objects.count() == 1

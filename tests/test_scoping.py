@@ -74,3 +74,16 @@ def test_search_finds_names_in_any_script(personas: Personas, two_households: Pa
     assert found == {"Арам"}
     assert selectors.search_persons(personas.alice, "Арам").count() == 1
     assert selectors.search_persons(personas.bob, "Հասմիկ").count() == 1
+
+
+def test_household_reads_shown_to_a_user_are_audited(
+    personas: Personas, two_households: Pair
+) -> None:
+    kor = two_households[0]
+    selectors.household_for(personas.alice, kor.uuid)  # a lookup that shows nothing: not a read
+    assert not AuditEvent.objects.filter(action="household.view").exists()
+    selectors.household_for(personas.alice, kor.uuid, purpose="api")
+    assert AuditEvent.objects.get(action="household.view").object_uuid == kor.uuid
+    selectors.page_of_households(personas.dan, site_code=None, cursor=None, limit=10)
+    listed = AuditEvent.objects.get(action="household.list")
+    assert set(listed.detail["households"]) == {str(h.uuid) for h in two_households}

@@ -51,6 +51,8 @@ class Outcome(enum.StrEnum):
 class RegistrationResult:
     uuid: UUID
     outcome: Outcome
+    # The stored household: the new one, the one a retry matched, or the one a conflicting
+    # uuid already names (never shown for a conflict; kept to judge repeats within a batch).
     household: Household | None = None
     message: str = ""
 
@@ -129,9 +131,9 @@ def register_households(
         if results[index] is None:
             first = results[first_index[item.uuid]]
             assert first is not None  # noqa: S101 - every first occurrence has a result by now
-            same = digests[index] == digests[first_index[item.uuid]]
-            if first.household is not None and same:
-                results[index] = RegistrationResult(item.uuid, Outcome.EXISTS, first.household)
+            stored = first.household
+            if stored is not None and stored.payload_digest == digests[index]:
+                results[index] = RegistrationResult(item.uuid, Outcome.EXISTS, stored)
             else:
                 results[index] = RegistrationResult(
                     item.uuid, Outcome.CONFLICT, message=_conflict_message(item.uuid)
@@ -179,7 +181,7 @@ def _settle_existing(
                 results[index] = RegistrationResult(item.uuid, Outcome.EXISTS, household)
             else:
                 results[index] = RegistrationResult(
-                    item.uuid, Outcome.CONFLICT, message=_conflict_message(item.uuid)
+                    item.uuid, Outcome.CONFLICT, household, _conflict_message(item.uuid)
                 )
             continue
         clash = next((m.uuid for m in item.members if m.uuid in taken), None)

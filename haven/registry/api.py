@@ -186,7 +186,7 @@ def register_households(request: HttpRequest) -> BatchOut:
 )
 def get_household(request: HttpRequest, household_uuid: UUID) -> HouseholdOut:
     user = request_user(request)
-    return household_out(selectors.household_for(user, household_uuid))
+    return household_out(selectors.household_for(user, household_uuid, purpose="api"))
 
 
 @router.get(

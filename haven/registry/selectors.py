@@ -27,7 +27,10 @@ def persons_for(user: User) -> QuerySet[Person]:
     return Person.objects.filter(site__in=sites_with_personal_data(user))
 
 
-def household_for(user: User, household_uuid: UUID) -> Household:
+def household_for(user: User, household_uuid: UUID, *, purpose: str | None = None) -> Household:
+    """One household with its members. Audited as a read when `purpose` says why it was shown;
+    purpose=None is for re-reading a record the same request just wrote (its write is audited)
+    or for a lookup that shows no personal data."""
     household = (
         households_for(user)
         .select_related("site")
@@ -37,6 +40,15 @@ def household_for(user: User, household_uuid: UUID) -> Household:
     )
     if household is None:
         raise NotFound("household", household_uuid)
+    if purpose is not None:
+        audit.record(
+            user=user,
+            action="household.view",
+            object_type="household",
+            object_uuid=household.uuid,
+            site=household.site,
+            detail={"via": purpose},
+        )
     return household
 
 
@@ -115,6 +127,15 @@ def page_of_households(
     rows = list(households.order_by("pk")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
+    if rows:
+        # One row for the page: who read which households' members, in one audit entry.
+        audit.record(
+            user=user,
+            action="household.list",
+            object_type="household",
+            object_uuid=None,
+            detail={"households": [str(h.uuid) for h in rows]},
+        )
     return Page(rows, _encode_cursor(rows[-1].pk) if more and rows else None)
 
 
