@@ -6,4 +6,5 @@ urlpatterns = [
     path("desk/", views.desk, name="desk"),
     path("registrations/", views.registrations, name="registrations"),
     path("persons/<uuid:person_uuid>/", views.person, name="person"),
+    path("persons/<uuid:person_uuid>/audit/", views.person_audit, name="person_audit"),
 ]

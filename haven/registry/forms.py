@@ -1,0 +1,278 @@
+"""The registration desk's form: POST fields to a registration payload, and errors back to fields.
+
+This module only parses and maps. Validation is `schemas.HouseholdIn`'s, once, for every door: the
+desk builds the same payload the JSON API receives and shows each of the schema's field errors
+beside the input it names ("members.2.given_name" → member 3's given-name box).
+"""
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.http import QueryDict
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from haven.core.errors import FieldError
+
+# A member row's inputs, in tab order. Their POST names are "m-<row>-<field>".
+MEMBER_FIELDS = (
+    "given_name",
+    "family_name",
+    "patronymic",
+    "sex",
+    "birth_date",
+    "estimated_age",
+    "relationship",
+    "phone",
+    "document_kind",
+    "document_number",
+    "specific_needs",
+)
+# Inputs of a row that hold what the registrar typed; a row with all of them empty is ignored, so an
+# extra row added by mistake does not need removing. The relationship select has a default, so it
+# does not count.
+_TYPED_FIELDS = tuple(f for f in MEMBER_FIELDS if f != "relationship")
+HOUSEHOLD_FIELDS = ("site", "origin_settlement", "phone")
+
+FIELD_LABELS: dict[str, Promise] = {
+    "site": _("Site"),
+    "origin_settlement": _("Origin settlement"),
+    "phone": _("Phone"),
+    "members": _("Members"),
+    "given_name": _("Given name"),
+    "family_name": _("Family name"),
+    "patronymic": _("Patronymic"),
+    "sex": _("Sex"),
+    "birth_date": _("Birth date"),
+    "estimated_age": _("Estimated age"),
+    "relationship": _("Relationship"),
+    "document_kind": _("Document"),
+    "document_number": _("Document number"),
+    "specific_needs": _("Specific needs"),
+}
+
+# Rows read from one POST are bounded, whatever a client sends; the schema limits members anyway.
+MAX_ROWS = 100
+_ROW_KEY = re.compile(r"^m-(\d{1,3})-uuid$")
+_MEMBER_PATH = re.compile(r"^members\.(\d+)(?:\.(.+))?$")
+
+
+@dataclass
+class MemberRow:
+    """One member's inputs as typed, and the errors to show beside them."""
+
+    index: int
+    values: dict[str, str]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    focus: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return f"m-{self.index}"
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
+
+    @property
+    def is_blank(self) -> bool:
+        return not any(self.values.get(name, "").strip() for name in _TYPED_FIELDS)
+
+    @classmethod
+    def blank(cls, index: int, *, member_uuid: str | None = None) -> "MemberRow":
+        values = dict.fromkeys(MEMBER_FIELDS, "")
+        values["uuid"] = member_uuid or str(uuid.uuid4())
+        values["relationship"] = "head" if index == 0 else ""
+        return cls(index=index, values=values)
+
+
+@dataclass
+class SummaryError:
+    label: str
+    message: str
+    anchor: str
+
+
+@dataclass
+class DeskForm:
+    """The household being typed at the desk: the household's inputs and one row per member."""
+
+    household_uuid: str
+    site: str
+    origin_settlement: str = ""
+    phone: str = ""
+    rows: list[MemberRow] = field(default_factory=list)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    focus: str = ""
+    # The payload's member index → the row it came from (blank rows are left out of the payload).
+    _row_of_member: list[int] = field(default_factory=list)
+
+    @classmethod
+    def blank(cls, *, site: str, members: int = 1) -> "DeskForm":
+        """A fresh form. The UUIDs are made here, once, so that a resubmission is recognised."""
+        form = cls(household_uuid=str(uuid.uuid4()), site=site)
+        form.rows = [MemberRow.blank(i) for i in range(members)]
+        form.focus = "origin_settlement"
+        return form
+
+    @classmethod
+    def from_post(cls, post: QueryDict, *, site: str | None = None) -> "DeskForm":
+        """The form as submitted. `site` overrides the posted site (a registrar has only one)."""
+        indexes = sorted(
+            {int(m.group(1)) for key in post if (m := _ROW_KEY.match(key)) is not None}
+        )[:MAX_ROWS]
+        rows = []
+        for position, index in enumerate(indexes):
+            values = {"uuid": post.get(f"m-{index}-uuid", "")}
+            for name in MEMBER_FIELDS:
+                values[name] = post.get(f"m-{index}-{name}", "")
+            # Rows are renumbered 0..n-1 so that ids stay dense whatever the client sent.
+            rows.append(MemberRow(index=position, values=values))
+        return cls(
+            household_uuid=post.get("household_uuid", ""),
+            site=site if site is not None else post.get("site", ""),
+            origin_settlement=post.get("origin_settlement", ""),
+            phone=post.get("phone", ""),
+            rows=rows,
+        )
+
+    def add_row(self, *, member_uuid: str | None = None) -> MemberRow:
+        row = MemberRow.blank(len(self.rows), member_uuid=member_uuid)
+        self.rows.append(row)
+        self.focus = ""
+        for other in self.rows:
+            other.focus = ""
+        row.focus = "given_name"
+        return row
+
+    def payload(self, *, registered_at: datetime) -> dict[str, Any]:
+        """The registration as `schemas.HouseholdIn` reads it. Blank rows are left out."""
+        members = []
+        self._row_of_member = []
+        for row in self.rows:
+            if row.is_blank:
+                continue
+            self._row_of_member.append(row.index)
+            members.append(_member_payload(row.values))
+        return {
+            "uuid": self.household_uuid,
+            "site": self.site,
+            "registered_at": registered_at,
+            "origin_settlement": self.origin_settlement,
+            "phone": self.phone,
+            "members": members,
+        }
+
+    def add_errors(self, errors: list[FieldError]) -> None:
+        """Put each error beside its input; errors without an input of their own go to the top."""
+        for error in errors:
+            path = error.field
+            match = _MEMBER_PATH.match(path)
+            if match is not None:
+                member = int(match.group(1))
+                if member < len(self._row_of_member):
+                    row = self.rows[self._row_of_member[member]]
+                    name = _member_input(match.group(2) or "")
+                    row.errors.setdefault(name, []).append(error.message)
+                    continue
+                path = "members"
+            name = path if path in HOUSEHOLD_FIELDS or path == "members" else "household"
+            self.errors.setdefault(name, []).append(error.message)
+        self._focus_first_error()
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+        self._focus_first_error()
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or any(row.errors for row in self.rows)
+
+    @property
+    def summary(self) -> list[SummaryError]:
+        """Every error, in the order of the page, each linking to its input."""
+        items = []
+        for name in ("household", *HOUSEHOLD_FIELDS, "members"):
+            for message in self.errors.get(name, []):
+                label = str(FIELD_LABELS.get(name, _("Household")))
+                anchor = "members" if name in {"members", "household"} else f"id_{name}"
+                items.append(SummaryError(label, message, anchor))
+        for row in self.rows:
+            for name in (*MEMBER_FIELDS, "member"):
+                for message in row.errors.get(name, []):
+                    label = str(_("Member %(number)s — %(field)s")) % {
+                        "number": row.number,
+                        "field": FIELD_LABELS.get(name, _("details")),
+                    }
+                    anchor = f"id_{row.prefix}-{name}" if name != "member" else row.prefix
+                    items.append(SummaryError(label, message, anchor))
+        return items
+
+    def _focus_first_error(self) -> None:
+        self.focus = ""
+        for row in self.rows:
+            row.focus = ""
+        for name in HOUSEHOLD_FIELDS:
+            if name in self.errors:
+                self.focus = name
+                return
+        for row in self.rows:
+            for name in MEMBER_FIELDS:
+                if name in row.errors:
+                    row.focus = name
+                    return
+        for row in self.rows:
+            if "member" in row.errors:
+                row.focus = "given_name"
+                return
+        if self.rows:
+            # An error about the household as a whole (no members, two heads): start at the top
+            # of the members, where it is fixed.
+            self.rows[0].focus = "given_name"
+
+
+def _member_payload(values: Mapping[str, str]) -> dict[str, Any]:
+    member: dict[str, Any] = {
+        "uuid": values.get("uuid", ""),
+        "given_name": values.get("given_name", ""),
+        "family_name": values.get("family_name", ""),
+        "patronymic": values.get("patronymic", ""),
+        "sex": values.get("sex", ""),
+        "relationship": values.get("relationship", ""),
+        "phone": values.get("phone", ""),
+    }
+    birth_date = values.get("birth_date", "").strip()
+    if birth_date:
+        member["birth_date"] = birth_date
+    estimated_age = values.get("estimated_age", "").strip()
+    if estimated_age:
+        member["estimated_age"] = estimated_age  # the schema parses and bounds it
+    kind = values.get("document_kind", "").strip()
+    number = values.get("document_number", "").strip()
+    if kind or number:
+        member["documents"] = [{"kind": kind, "number": number}]
+    needs = split_codes(values.get("specific_needs", ""))
+    if needs:
+        member["specific_needs"] = needs
+    return member
+
+
+def split_codes(text: str) -> list[str]:
+    """Specific-needs codes typed as a list: commas, semicolons or spaces between them."""
+    return [code for code in re.split(r"[\s,;]+", text) if code]
+
+
+def _member_input(path: str) -> str:
+    """The row input that shows an error at `path` inside one member ("documents.0.kind" …)."""
+    if path.startswith("documents"):
+        return "document_kind" if path.endswith(".kind") else "document_number"
+    if path.startswith("specific_needs"):
+        return "specific_needs"
+    if path.startswith("disability"):
+        return "member"
+    name = path.split(".", 1)[0]
+    return name if name in MEMBER_FIELDS else "member"
