@@ -87,3 +87,9 @@ def test_household_reads_shown_to_a_user_are_audited(
     selectors.page_of_households(personas.dan, site_code=None, cursor=None, limit=10)
     listed = AuditEvent.objects.get(action="household.list")
     assert set(listed.detail["households"]) == {str(h.uuid) for h in two_households}
+
+
+def test_search_ignores_case_in_every_script(personas: Personas, two_households: Pair) -> None:
+    assert selectors.search_persons(personas.dan, "арам").count() == 2
+    assert selectors.search_persons(personas.dan, "հԱՍՄԻԿ").count() == 2
+    assert selectors.search_persons(personas.dan, "harutyunyan ANI").count() == 2

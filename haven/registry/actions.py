@@ -299,6 +299,10 @@ def _write_one_by_one(
     return created
 
 
+def name_search_key(*names: str) -> str:
+    return " ".join(name.casefold() for name in names if name)
+
+
 def _person_row(member: Member, household_id: int, site_id: int, on: date) -> dict[str, Any]:
     """A person as database values (attname → value), ready for insert_rows."""
     year, month, day, estimated = member.birth_parts(on)
@@ -314,6 +318,7 @@ def _person_row(member: Member, household_id: int, site_id: int, on: date) -> di
         "family_name_script": detect_script(member.family_name).value,
         "patronymic": member.patronymic,
         "patronymic_script": detect_script(member.patronymic).value,
+        "name_search": name_search_key(member.given_name, member.family_name, member.patronymic),
         "sex": member.sex,
         "birth_year": year,
         "birth_month": month,
@@ -443,7 +448,7 @@ def _columns_for(field: str) -> list[str]:
     if field == "birth_date":
         return ["birth_year", "birth_month", "birth_day", "birth_year_estimated"]
     if field in {"given_name", "family_name", "patronymic"}:
-        return [field, f"{field}_script"]
+        return [field, f"{field}_script", "name_search"]
     return [field]
 
 

@@ -93,6 +93,9 @@ class Person(models.Model):
     family_name_script = models.CharField(max_length=10, choices=NameScript.choices)
     patronymic = models.CharField(max_length=100, blank=True)
     patronymic_script = models.CharField(max_length=10, choices=NameScript.choices, blank=True)
+    # The three names case-folded in one string, for case-insensitive search in any script on
+    # every database (SQLite folds only ASCII in LIKE): derived, rewritten on every name change.
+    name_search = models.CharField(max_length=310, editable=False, default="")
     sex = models.CharField(max_length=1, choices=Sex.choices)
     # A date of birth may be known to the day, the month, the year, or only as an estimated age.
     birth_year = models.PositiveSmallIntegerField()

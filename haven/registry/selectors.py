@@ -84,9 +84,7 @@ def search_persons(user: User, query: str, *, site_code: str | None = None) -> Q
         condition = Q()
         for term in query.split()[:4]:
             condition &= (
-                Q(given_name__icontains=term)
-                | Q(family_name__icontains=term)
-                | Q(patronymic__icontains=term)
+                Q(name_search__contains=term.casefold())
                 | Q(phone__contains=term)
                 | Q(household__phone__contains=term)
                 | Q(documents__number__iexact=term)
