@@ -6,6 +6,7 @@ from haven.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("haven.core.urls")),
     path("", include("haven.registry.urls")),
 ]
