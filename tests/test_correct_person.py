@@ -113,3 +113,63 @@ def test_bad_corrections_change_nothing(
     assert Person.objects.values().get(pk=head.pk) == before
     assert not PersonCorrection.objects.exists()
     assert not AuditEvent.objects.filter(action="person.correct").exists()
+
+
+def test_same_correction_uuid_with_another_value_is_a_conflict(
+    personas: Personas, head: Person
+) -> None:
+    key = uuid.uuid4()
+    correct_person(
+        person=head,
+        field="phone",
+        value="+374 91 000000",
+        reason="new SIM",
+        acting_user=personas.alice,
+        correction_uuid=key,
+    )
+    again = correct_person(
+        person=head,
+        field="phone",
+        value="+37491000000",
+        reason="new SIM",
+        acting_user=personas.alice,
+        correction_uuid=key,
+    )
+    assert again.new_value == "+37491000000"
+    with pytest.raises(Conflict):
+        correct_person(
+            person=head,
+            field="phone",
+            value="+37499999999",
+            reason="new SIM",
+            acting_user=personas.alice,
+            correction_uuid=key,
+        )
+    head.refresh_from_db()
+    assert head.phone == "+37491000000"
+
+
+def test_dates_are_judged_in_the_sites_time_zone(personas: Personas) -> None:
+    """Registered at 02:00 in Yerevan on 26 Sep (25 Sep in UTC), a baby born that day."""
+    payload = factories.household(registered_at="2023-09-26T02:00:00+04:00")
+    payload["members"][1]["birth_date"] = "2023-09-26"
+    household, _ = register_household(
+        data=HouseholdIn.model_validate(payload), acting_user=personas.alice
+    )
+    baby = household.members.get(uuid=payload["members"][1]["uuid"])
+    correct_person(
+        person=baby,
+        field="phone",
+        value="+37491111111",
+        reason="mother's phone",
+        acting_user=personas.alice,
+    )
+    correct_person(
+        person=baby,
+        field="birth_date",
+        value="2023-09-26",
+        reason="checked",
+        acting_user=personas.alice,
+    )
+    baby.refresh_from_db()
+    assert (baby.phone, baby.birth_day) == ("+37491111111", 26)

@@ -84,7 +84,7 @@ def test_member_uuid_already_used_is_a_conflict(personas: Personas) -> None:
     second["members"][1]["uuid"] = first["members"][0]["uuid"]
     before = _counts()
 
-    with pytest.raises(Conflict, match="already registered"):
+    with pytest.raises(Conflict, match="already used for another person"):
         register_household(data=HouseholdIn.model_validate(second), acting_user=personas.alice)
     assert _counts() == before
 
@@ -267,3 +267,14 @@ def test_batch_repeats_of_a_stored_uuid_are_judged_against_the_stored_record(
 
     assert [r.outcome for r in results] == [Outcome.CONFLICT, Outcome.EXISTS, Outcome.CONFLICT]
     assert Household.objects.count() == 1
+
+
+def test_conflict_message_names_no_record_of_another_site(personas: Personas) -> None:
+    kor = factories.household("KOR")
+    register_household(data=HouseholdIn.model_validate(kor), acting_user=personas.alice)
+    goris = factories.household("GORIS")
+    goris["members"][0]["uuid"] = kor["members"][0]["uuid"]
+    with pytest.raises(Conflict) as error:
+        register_household(data=HouseholdIn.model_validate(goris), acting_user=personas.bob)
+    assert kor["uuid"] not in str(error.value)
+    assert "already used" in str(error.value)

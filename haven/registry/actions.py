@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -107,7 +108,7 @@ def register_households(
             results[index] = RegistrationResult(
                 item.uuid,
                 Outcome.CONFLICT,
-                message=f"member uuid {clash} is already in household {member_owner[clash]}",
+                message=_member_conflict_message(clash),
             )
             continue
         first_index[item.uuid] = index
@@ -139,6 +140,14 @@ def register_households(
                     item.uuid, Outcome.CONFLICT, message=_conflict_message(item.uuid)
                 )
     return [r for r in results if r is not None]
+
+
+def _member_conflict_message(person_uuid: UUID) -> str:
+    # Names no other record: the household holding that uuid may be at a site this user can't see.
+    return (
+        f"member uuid {person_uuid} is already used for another person;"
+        " each member needs a new uuid"
+    )
 
 
 def _conflict_message(household_uuid: UUID) -> str:
@@ -189,7 +198,7 @@ def _settle_existing(
             results[index] = RegistrationResult(
                 item.uuid,
                 Outcome.CONFLICT,
-                message=f"member uuid {clash} is already registered in household {taken[clash]}",
+                message=_member_conflict_message(clash),
             )
 
 
@@ -361,7 +370,8 @@ def member_payload(person: Person) -> dict[str, Any]:
         "specific_needs": list(person.specific_needs),
     }
     if person.birth_year_estimated:
-        payload["estimated_age"] = max(0, person.household.registered_at.year - person.birth_year)
+        registered = local_date(person.household.registered_at, person.site.time_zone)
+        payload["estimated_age"] = max(0, registered.year - person.birth_year)
     else:
         payload["birth_date"] = person.birth_date_display
     return payload
@@ -383,11 +393,6 @@ def correct_person(
     correction instead of correcting twice.
     """
     correction_uuid = correction_uuid or uuid_lib.uuid4()
-    existing = PersonCorrection.objects.filter(uuid=correction_uuid).first()
-    if existing is not None:
-        if existing.person_id != person.pk or existing.field != field:
-            raise Conflict(f"correction {correction_uuid} was already used for another change")
-        return existing
     if field not in CORRECTABLE_FIELDS:
         raise InvalidInput([_error("field", f"{field!r} cannot be corrected")])
     reason = reason.strip()
@@ -395,6 +400,7 @@ def correct_person(
         raise InvalidInput([_error("reason", "a correction needs a reason")])
     if len(reason) > 500:
         raise InvalidInput([_error("reason", "must be at most 500 characters")])
+    registered_on = local_date(person.household.registered_at, person.site.time_zone)
     before = member_payload(person)
     after = dict(before)
     if field == "birth_date":
@@ -404,19 +410,61 @@ def correct_person(
         member = Member.model_validate(after)
     except ValidationError as exc:
         raise InvalidInput(field_errors(exc)) from exc
-    problem = birth_date_problem(member, person.household.registered_at.date())
-    if problem:
-        raise InvalidInput([_error("birth_date", problem)])
+    new_value = getattr(member, field)
+    existing = PersonCorrection.objects.filter(uuid=correction_uuid).first()
+    if existing is not None:
+        return _replayed_correction(existing, person=person, field=field, value=new_value)
+    if field == "birth_date":
+        problem = birth_date_problem(member, registered_on)
+        if problem:
+            raise InvalidInput([_error("birth_date", problem)])
     old_value = before.get(field)
     if field == "relationship" and old_value != value and "head" in (old_value, value):
         raise InvalidInput(
             [_error("value", "a correction cannot make or unmake the head of a household")]
         )
+    try:
+        return _apply_correction(
+            person=person,
+            member=member,
+            field=field,
+            old_value=old_value,
+            reason=reason,
+            registered_on=registered_on,
+            acting_user=acting_user,
+            correction_uuid=correction_uuid,
+        )
+    except IntegrityError:
+        # A double submit raced this one and stored the same correction uuid first.
+        existing = PersonCorrection.objects.filter(uuid=correction_uuid).first()
+        if existing is None:
+            raise
+        return _replayed_correction(existing, person=person, field=field, value=new_value)
+
+
+def _replayed_correction(
+    existing: PersonCorrection, *, person: Person, field: str, value: Any
+) -> PersonCorrection:
+    """A retry of a stored correction returns it; the same uuid for another change is refused."""
+    if (existing.person_id, existing.field) != (person.pk, field) or existing.new_value != value:
+        raise Conflict(f"correction {existing.uuid} was already used for another change")
+    return existing
+
+
+def _apply_correction(
+    *,
+    person: Person,
+    member: Member,
+    field: str,
+    old_value: Any,
+    reason: str,
+    registered_on: date,
+    acting_user: User,
+    correction_uuid: UUID,
+) -> PersonCorrection:
     with transaction.atomic():
         person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
-        updated = _person_row(
-            member, person.household_id, person.site_id, person.household.registered_at.date()
-        )
+        updated = _person_row(member, person.household_id, person.site_id, registered_on)
         new_value: Any = getattr(member, field)
         changed = []
         for name in _columns_for(field):
@@ -444,6 +492,11 @@ def correct_person(
     return correction
 
 
+def local_date(moment: datetime, time_zone: str) -> date:
+    """The calendar date of `moment` where the site is: dates of birth are judged against it."""
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
 def _columns_for(field: str) -> list[str]:
     if field == "birth_date":
         return ["birth_year", "birth_month", "birth_day", "birth_year_estimated"]
@@ -457,7 +510,7 @@ def _error(field: str, message: str) -> FieldError:
 
 
 def record_crossing_count(
-    *, data: CrossingCountIn, acting_user: User
+    *, data: CrossingCountIn, acting_user: User, _retry: bool = True
 ) -> tuple[CrossingCount, bool]:
     """Store the people and vehicles counted at a site in one period. Idempotent on data.uuid."""
     site = site_for_registration(acting_user, data.site)
@@ -491,6 +544,8 @@ def record_crossing_count(
                 at=now,
             )
     except IntegrityError:
-        # A concurrent retry won the race: answer as a retry would be answered.
-        return record_crossing_count(data=data, acting_user=acting_user)
+        # A concurrent retry may have won the race: answer as a retry would be answered, once.
+        if not _retry:
+            raise
+        return record_crossing_count(data=data, acting_user=acting_user, _retry=False)
     return count, True
