@@ -63,8 +63,10 @@ if _secret is None:
     if not _key_file.exists():
         import secrets
 
-        _key_file.write_text(secrets.token_urlsafe(50))
-        _key_file.chmod(0o600)
+        # Created owner-only from the start: never readable by others, not even for a moment.
+        fd = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as key_out:
+            key_out.write(secrets.token_urlsafe(50))
     _secret = _key_file.read_text().strip()
 SECRET_KEY = _secret
 
@@ -171,6 +173,7 @@ except (ZoneInfoNotFoundError, ValueError):
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves from finders; it wants the dir
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

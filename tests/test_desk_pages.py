@@ -722,3 +722,13 @@ def test_the_layout_names_the_user_role_and_site(personas: Personas) -> None:
     assert "Kornidzor" in html
     for link in [reverse("desk"), reverse("registrations"), "/api/docs", reverse("logout")]:
         assert f'"{link}"' in html
+
+
+def test_the_list_audits_each_person_it_shows(personas: Personas) -> None:
+    household = _register(personas.alice)
+    response = _client(personas.alice).get(reverse("registrations"), {"q": "Հասմիկ"})
+    assert response.status_code == 200
+    listed = AuditEvent.objects.filter(action="person.list")
+    head = household.members.get(relationship="head")
+    assert {e.object_uuid for e in listed} == {head.uuid}
+    assert listed.get().detail == {"via": "page", "query": "Հասմիկ"}

@@ -52,3 +52,20 @@ def test_token_create_unknown_user(db: None) -> None:
     with pytest.raises(CommandError, match="no active user"):
         call_command("token", "create", "--user", "mallory")
     assert not ApiToken.objects.exists()
+
+
+def test_site_add_bad_time_zone(db: None) -> None:
+    with pytest.raises(CommandError, match="time_zone"):
+        call_command(
+            "site",
+            "add",
+            "KOR",
+            "Kornidzor",
+            "--kind",
+            "crossing",
+            "--province",
+            "Syunik",
+            "--time-zone",
+            "Mars/Olympus",
+        )
+    assert not Site.objects.exists()

@@ -1,6 +1,7 @@
 """Writes to core records (sites, device tokens), each with its audit row in its transaction."""
 
 import secrets
+from zoneinfo import available_timezones
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +31,10 @@ def add_site(
         errors.append(FieldError("kind", f"must be one of {', '.join(Site.Kind.values)}"))
     if not province.strip() or len(province) > 100:
         errors.append(FieldError("province", "must be 1–100 characters"))
+    if time_zone not in available_timezones():
+        errors.append(
+            FieldError("time_zone", f"{time_zone!r} is not a time zone, e.g. Asia/Yerevan")
+        )
     if errors:
         raise InvalidInput(errors)
     with transaction.atomic():

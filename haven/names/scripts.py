@@ -56,13 +56,18 @@ def detect_script(text: str) -> Script:
     return found.pop()
 
 
-@lru_cache(maxsize=65536)
 def name_problem(text: str, *, max_length: int = 100) -> str | None:
     """Why a typed name cannot be stored, said to the person who typed it; None if it is fine."""
+    if len(text) > max_length:
+        # Checked before the cache, so that oversized input never fills it.
+        return f"must be at most {max_length} characters (it has {len(text)})"
+    return _short_name_problem(text)
+
+
+@lru_cache(maxsize=65536)
+def _short_name_problem(text: str) -> str | None:
     if not text.strip():
         return "must not be empty"
-    if len(text) > max_length:
-        return f"must be at most {max_length} characters (it has {len(text)})"
     for char in text:
         category = unicodedata.category(char)
         if category.startswith("C"):

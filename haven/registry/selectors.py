@@ -7,14 +7,17 @@ NotFound, exactly as a record that does not exist.
 import base64
 import binascii
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from haven.core import audit
+from haven.core.bulk import insert_rows
 from haven.core.errors import FieldError, InvalidInput, NotFound
-from haven.core.models import User
+from haven.core.models import AuditEvent, User
 from haven.core.selectors import sites_with_personal_data
 from haven.registry.models import CrossingCount, Household, Person
 
@@ -95,6 +98,29 @@ def search_persons(user: User, query: str, *, site_code: str | None = None) -> Q
     return persons.order_by("-household__registered_at", "-household_id", "id")
 
 
+def audit_listed(
+    user: User, action: str, records: Sequence[tuple[UUID, int]], *, via: str, query: str = ""
+) -> None:
+    """One audit row per record shown in a list, so each appears in its own audit trail."""
+    now = timezone.now()
+    detail: dict[str, str] = {"via": via, "query": query} if query else {"via": via}
+    insert_rows(
+        AuditEvent,
+        [
+            audit.audit_row(
+                user=user,
+                action=action,
+                object_type=action.split(".")[0],
+                object_uuid=record_uuid,
+                site_id=site_id,
+                detail=detail,
+                at=now,
+            )
+            for record_uuid, site_id in records
+        ],
+    )
+
+
 @dataclass
 class Page:
     households: list[Household]
@@ -125,15 +151,7 @@ def page_of_households(
     rows = list(households.order_by("pk")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    if rows:
-        # One row for the page: who read which households' members, in one audit entry.
-        audit.record(
-            user=user,
-            action="household.list",
-            object_type="household",
-            object_uuid=None,
-            detail={"households": [str(h.uuid) for h in rows]},
-        )
+    audit_listed(user, "household.list", [(h.uuid, h.site_id) for h in rows], via="api")
     return Page(rows, _encode_cursor(rows[-1].pk) if more and rows else None)
 
 

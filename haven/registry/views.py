@@ -207,6 +207,9 @@ def registrations(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     persons = selectors.search_persons(user, query)
     page = Paginator(persons, PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.audit_listed(
+        user, "person.list", [(p.uuid, p.site_id) for p in page], via="page", query=query
+    )
     context = {"page": page, "query": query, "sites": sites_with_personal_data(user)}
     return render(request, "registry/registrations.html", context)
 
