@@ -34,12 +34,14 @@ from haven.simulate.loader import (
 
 def write_jsonl(influx: Influx, path: Path) -> None:
     """The households in the API's household schema, one JSON object a line (UTF-8)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for registration in influx.registrations:
             f.write(json.dumps(registration.payload, ensure_ascii=False) + "\n")
 
 
 def write_truth(influx: Influx, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["person_uuid", "true_person_id"])
