@@ -70,7 +70,7 @@ if _secret is None:
     _secret = _key_file.read_text().strip()
 SECRET_KEY = _secret
 
-ALLOWED_HOSTS = env_list("HAVEN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list("HAVEN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("HAVEN_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -1,6 +1,7 @@
 """Writes to core records (sites, device tokens), each with its audit row in its transaction."""
 
 import secrets
+from collections.abc import Sequence
 from zoneinfo import available_timezones
 
 from django.db import transaction
@@ -78,4 +79,50 @@ def revoke_api_token(*, token: ApiToken, acting_user: User | None) -> None:
             action="token.revoke",
             object_type="api_token",
             object_uuid=token.uuid,
+        )
+
+
+def create_user(
+    *,
+    username: str,
+    role: str,
+    password: str | None,
+    site: Site | None = None,
+    assigned_sites: Sequence[Site] = (),
+    acting_user: User | None,
+) -> User:
+    """A new account with its audit row; `password=None` leaves it unable to log in."""
+    with transaction.atomic():
+        user = User(username=username, role=role, site=site)
+        if role == User.Role.ADMIN:
+            user.is_staff = user.is_superuser = True
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
+        user.save()
+        if assigned_sites:
+            user.assigned_sites.set(assigned_sites)
+        audit.record(
+            user=acting_user,
+            action="user.create",
+            object_type="user",
+            object_uuid=None,
+            site=site,
+            detail={"username": username, "role": role},
+        )
+    return user
+
+
+def set_password(*, user: User, password: str, acting_user: User | None) -> None:
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record(
+            user=acting_user,
+            action="user.set_password",
+            object_type="user",
+            object_uuid=None,
+            site=user.site,
+            detail={"username": user.username},
         )

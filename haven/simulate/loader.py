@@ -10,15 +10,13 @@ import secrets
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from django.db import transaction
 from tqdm import tqdm
 
-from haven.core import audit
-from haven.core.actions import add_site
+from haven.core.actions import add_site, create_user
 from haven.core.errors import NotFound
 from haven.core.models import Site, User
 from haven.core.selectors import site_for_registration
@@ -58,52 +56,6 @@ def ensure_sites(*, acting_user: User | None) -> list[Site]:
                 )
             )
     return added
-
-
-def create_user(
-    *,
-    username: str,
-    role: str,
-    password: str | None,
-    site: Site | None = None,
-    assigned_sites: Sequence[Site] = (),
-    acting_user: User | None,
-) -> User:
-    """A new account with its audit row; `password=None` leaves it unable to log in."""
-    with transaction.atomic():
-        user = User(username=username, role=role, site=site)
-        if role == User.Role.ADMIN:
-            user.is_staff = user.is_superuser = True
-        if password is None:
-            user.set_unusable_password()
-        else:
-            user.set_password(password)
-        user.save()
-        if assigned_sites:
-            user.assigned_sites.set(assigned_sites)
-        audit.record(
-            user=acting_user,
-            action="user.create",
-            object_type="user",
-            object_uuid=None,
-            site=site,
-            detail={"username": username, "role": role},
-        )
-    return user
-
-
-def set_password(*, user: User, password: str, acting_user: User | None) -> None:
-    with transaction.atomic():
-        user.set_password(password)
-        user.save(update_fields=["password"])
-        audit.record(
-            user=acting_user,
-            action="user.set_password",
-            object_type="user",
-            object_uuid=None,
-            site=user.site,
-            detail={"username": user.username},
-        )
 
 
 def simulator_user() -> User:

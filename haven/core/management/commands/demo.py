@@ -24,16 +24,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from haven.core.actions import create_user, set_password
 from haven.core.models import Site, User
 from haven.registry.models import Person
 from haven.simulate.influx import simulate_influx
-from haven.simulate.loader import (
-    create_user,
-    ensure_sites,
-    load_influx,
-    set_password,
-    simulator_user,
-)
+from haven.simulate.loader import ensure_sites, load_influx, simulator_user
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -90,11 +85,12 @@ class Command(BaseCommand):
         write(_("Demo users (passwords are new each time `haven demo` runs):"))
         write(f"  {_('role'):<17} {_('username'):<16} {_('password'):<20} {_('site')}")
         for user, password in logins:
-            site = (
-                user.site.code
-                if user.site
-                else ", ".join(s.code for s in user.assigned_sites.all()) or _("all")
-            )
+            if user.role == User.Role.PARTNER_ANALYST:
+                site = _("aggregates only")
+            elif user.site:
+                site = user.site.code
+            else:
+                site = ", ".join(s.code for s in user.assigned_sites.all()) or _("all")
             write(f"  {user.get_role_display():<17} {user.username:<16} {password:<20} {site}")
         write(_("Log in at %(url)slogin/") % {"url": base})
         write("")
