@@ -2,7 +2,7 @@
 
 import pytest
 
-from haven.core.errors import NotFound
+from haven.core.errors import InvalidInput, NotFound
 from haven.core.models import AuditEvent
 from haven.registry import selectors
 from haven.registry.actions import register_household
@@ -94,3 +94,23 @@ def test_search_ignores_case_in_every_script(personas: Personas, two_households:
     assert selectors.search_persons(personas.dan, "арам").count() == 2
     assert selectors.search_persons(personas.dan, "հԱՍՄԻԿ").count() == 2
     assert selectors.search_persons(personas.dan, "harutyunyan ANI").count() == 2
+
+
+def test_a_cursor_names_a_visible_household_and_nothing_more(
+    personas: Personas, two_households: Pair
+) -> None:
+    kor, goris = two_households
+    extra, _ = register_household(
+        data=HouseholdIn.model_validate(factories.household("KOR")), acting_user=personas.alice
+    )
+    page = selectors.page_of_households(personas.alice, site_code=None, cursor=None, limit=1)
+    assert page.households == [kor]
+    assert page.next_cursor == str(kor.uuid)
+    following = selectors.page_of_households(
+        personas.alice, site_code=None, cursor=page.next_cursor, limit=1
+    )
+    assert following.households == [extra]
+    with pytest.raises(InvalidInput):  # another site's household is no cursor for alice
+        selectors.page_of_households(
+            personas.alice, site_code=None, cursor=str(goris.uuid), limit=1
+        )

@@ -4,8 +4,6 @@ Fetching one record by UUID is a permission check: a record outside the user's s
 NotFound, exactly as a record that does not exist.
 """
 
-import base64
-import binascii
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,16 +125,19 @@ class Page:
     next_cursor: str | None
 
 
-def _decode_cursor(cursor: str) -> int:
+def _after_cursor(households: QuerySet[Household], cursor: str) -> int:
+    """The position after the household a cursor names. A cursor is the last household's UUID:
+    it says nothing about how many households exist, and only works for households the user sees.
+    """
+    bad = InvalidInput([FieldError("cursor", "is not a cursor this server gave out")])
     try:
-        value = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput([FieldError("cursor", "is not a cursor this server gave out")]) from None
-    return value
-
-
-def _encode_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=")
+        last = UUID(cursor)
+    except ValueError:
+        raise bad from None
+    pk = households.filter(uuid=last).values_list("pk", flat=True).first()
+    if pk is None:
+        raise bad
+    return pk
 
 
 def page_of_households(
@@ -147,12 +148,12 @@ def page_of_households(
     if site_code:
         households = households.filter(site__code=site_code)
     if cursor:
-        households = households.filter(pk__gt=_decode_cursor(cursor))
+        households = households.filter(pk__gt=_after_cursor(households, cursor))
     rows = list(households.order_by("pk")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     audit_listed(user, "household.list", [(h.uuid, h.site_id) for h in rows], via="api")
-    return Page(rows, _encode_cursor(rows[-1].pk) if more and rows else None)
+    return Page(rows, str(rows[-1].uuid) if more and rows else None)
 
 
 def crossing_counts_for(user: User, *, site_code: str | None) -> QuerySet[CrossingCount]:
