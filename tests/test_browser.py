@@ -260,3 +260,51 @@ def test_the_desk_works_without_javascript(
         ("Գայանե", "head"),
         ("Լիլիթ", "child"),
     ]
+
+
+def test_documents_and_disability_answers_are_entered_with_the_keyboard(
+    personas: Personas, live_server: object, page: Page
+) -> None:
+    base_url = str(live_server)
+    _sign_in(page, base_url, "alice")
+    _type_fields(page, ["Մարտունի", ""])
+    _type_fields(page, ["Գայանե", "Սարգսյան", "", "F", "1990", "", "", "", "n", "AK7654321", ""])
+
+    # After the row's own fields, Tab reaches the two collapsed blocks' headings, one each.
+    assert page.evaluate("document.activeElement.parentElement.id") == "m-0-documents"
+    page.keyboard.press("Enter")  # opens the block; Tab now goes through its inputs
+    expect(page.locator("#m-0-documents")).to_have_attribute("open", "")
+    page.keyboard.press("Tab")
+    assert _focused(page) == "m-0-document_country"
+    _type_fields(page, ["ARM", "p", "AB1234567", "RUS"])
+    assert _focused(page) == "m-0-document_3_kind"
+    _type_fields(page, ["", "", ""])
+    assert page.evaluate("document.activeElement.parentElement.id") == "m-0-disability"
+    page.keyboard.press("Space")
+    # Each answer is picked by its number: seeing, hearing, walking, remembering, self-care.
+    page.keyboard.press("Tab")
+    assert _focused(page) == "m-0-wg_seeing"
+    _type_fields(page, ["1", "2", "4", "", "3"])
+    assert _focused(page) == "m-0-wg_communicating"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "add-member"
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(f"{base_url}/registrations/")
+
+    person = Person.objects.get()
+    assert [
+        person.wg_seeing,
+        person.wg_hearing,
+        person.wg_walking,
+        person.wg_remembering,
+        person.wg_selfcare,
+        person.wg_communicating,
+    ] == [1, 2, 4, None, 3, None]
+    assert list(
+        person.documents.order_by("id").values_list("kind", "number", "issuing_country")
+    ) == [("nk_passport", "AK7654321", "ARM"), ("passport", "AB1234567", "RUS")]
+
+    page.goto(f"{base_url}/persons/{person.uuid}/")
+    expect(page.locator("#wg-disability")).to_be_visible()
+    expect(page.locator(".wg-answers")).to_contain_text("Difficulty walking or climbing steps")
+    expect(page.locator(".wg-answers")).to_contain_text("4 · cannot do at all")

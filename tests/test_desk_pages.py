@@ -18,8 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from haven.core.models import AuditEvent, User
+from haven.registry import forms
 from haven.registry.actions import register_household
 from haven.registry.models import Household, IdentityDocument, Person, PersonCorrection
+from haven.registry.reference import WG_ANSWERS, WG_DOMAINS
 from haven.registry.schemas import HouseholdIn
 from tests import factories
 from tests.conftest import Personas
@@ -337,6 +339,49 @@ NEXT_YEAR = str(timezone.now().year + 1)
             id="age-not-a-number",
         ),
         pytest.param(
+            _set(0, wg_walking="7"),
+            {},
+            "err-m-0-wg_walking",
+            "less than or equal to 4",
+            id="wg-answer-out-of-range",
+        ),
+        pytest.param(
+            _set(2, wg_seeing="yes"),
+            {},
+            "err-m-2-wg_seeing",
+            "valid integer",
+            id="wg-answer-not-a-number",
+        ),
+        pytest.param(
+            _set(1, document_2_kind="passport", document_2_number="№ 5"),
+            {},
+            "err-m-1-document_2_number",
+            "Latin letters, digits",
+            id="bad-second-document-number",
+        ),
+        pytest.param(
+            # The second document is left blank: the error still finds the third one's box.
+            _set(1, document_3_kind="id_card", document_3_number="AB1234", document_3_country="AM"),
+            {},
+            "err-m-1-document_3_country",
+            "three-letter ISO 3166 code",
+            id="bad-third-document-country",
+        ),
+        pytest.param(
+            _set(0, document_country="ARME"),
+            {},
+            "err-m-0-document_country",
+            "at most 3 characters",
+            id="bad-first-document-country",
+        ),
+        pytest.param(
+            _set(2, document_2_number="X1234"),
+            {},
+            "err-m-2-document_2_kind",
+            "Input should be",
+            id="second-document-without-kind",
+        ),
+        pytest.param(
             _set(1, given_name="Ar\u0007am"),
             {},
             "err-m-1-given_name",
@@ -415,6 +460,161 @@ def test_a_registrar_cannot_register_at_another_site(personas: Personas) -> None
     assert client.post(DESK, data).status_code == 302
     # The posted site is ignored: a registrar registers at their own site only.
     assert Household.objects.get().site == personas.kor
+
+
+# --- documents and Washington Group answers at the desk ----------------------------------------
+
+WG_HEAD = {"wg_seeing": "1", "wg_hearing": "2", "wg_walking": "3", "wg_selfcare": "4"}
+TWO_DOCUMENTS = {
+    "document_kind": "nk_passport",
+    "document_number": "ak0123456",
+    "document_country": "",
+    "document_2_kind": "birth_certificate",
+    "document_2_number": " ii-AR 123 ",
+    "document_2_country": "arm",
+}
+
+
+def test_the_desk_stores_washington_group_answers_and_documents_exactly(
+    personas: Personas,
+) -> None:
+    client = _client(personas.alice)
+    members = [dict(MEMBERS[0], **WG_HEAD, **TWO_DOCUMENTS), MEMBERS[1], MEMBERS[2]]
+    data = _desk_post(client, members)
+
+    response = client.post(DESK, data)
+
+    assert response.status_code == 302
+    assert _counts() == (1, 3, 2, 1)
+    head = Person.objects.get(uuid=data["m-0-uuid"])
+    answers = [
+        head.wg_seeing,
+        head.wg_hearing,
+        head.wg_walking,
+        head.wg_remembering,
+        head.wg_selfcare,
+        head.wg_communicating,
+    ]
+    # A question left blank was not asked: no answer, not "no difficulty".
+    assert answers == [1, 2, 3, None, 4, None]
+    documents = list(head.documents.order_by("id").values_list("kind", "number", "issuing_country"))
+    assert documents == [
+        ("nk_passport", "AK0123456", ""),
+        ("birth_certificate", "II-AR 123", "ARM"),
+    ]
+    spouse = Person.objects.get(uuid=data["m-1-uuid"])
+    assert spouse.wg_walking is None
+    assert not spouse.documents.exists()
+    # The same form again is a retry: the answers and documents are part of the same payload.
+    assert client.post(DESK, data).status_code == 302
+    assert _counts() == (1, 3, 2, 1)
+
+
+def test_a_third_document_alone_is_stored_and_three_is_the_desk_limit(
+    personas: Personas,
+) -> None:
+    client = _client(personas.alice)
+    third_only = {"document_3_kind": "passport", "document_3_number": "AN7654321"}
+    data = _desk_post(client, [dict(MEMBERS[1], relationship="head", **third_only)])
+    # A fourth document is not a desk input: whatever a client posts for it is ignored.
+    data["m-0-document_4_number"] = "ZZ000"
+
+    assert client.post(DESK, data).status_code == 302
+
+    document = IdentityDocument.objects.get()
+    assert (document.kind, document.number, document.issuing_country) == (
+        "passport",
+        "AN7654321",
+        "",
+    )
+
+
+def test_the_optional_blocks_are_collapsed_after_the_rows_own_fields(personas: Personas) -> None:
+    html = _html(_client(personas.alice).get(DESK))
+    row = html.split('<fieldset class="member" id="m-0"', 1)[1].split("</fieldset>", 1)[0]
+
+    # Tab order is document order: the row's own fields, then the two collapsed blocks.
+    names = re.findall(r'name="m-0-([a-z0-9_]+)"', row)
+    assert names[:12] == [
+        "uuid",
+        "given_name",
+        "family_name",
+        "patronymic",
+        "sex",
+        "birth_date",
+        "estimated_age",
+        "relationship",
+        "phone",
+        "document_kind",
+        "document_number",
+        "specific_needs",
+    ]
+    assert names[12:] == [
+        "document_country",
+        "document_2_kind",
+        "document_2_number",
+        "document_2_country",
+        "document_3_kind",
+        "document_3_number",
+        "document_3_country",
+        "wg_seeing",
+        "wg_hearing",
+        "wg_walking",
+        "wg_remembering",
+        "wg_selfcare",
+        "wg_communicating",
+    ]
+    assert re.search(r'<details class="block" id="m-0-documents"\s*>', row)
+    assert re.search(r'<details class="block" id="m-0-disability"\s*>', row)
+    assert "Disability (Washington Group short set)" in row
+    assert "Difficulty walking or climbing steps" in row
+    assert "Difficulty with self-care, such as washing all over or dressing" in row
+    # A blank answer (not asked) first, then the four answers of the short set.
+    walking = row.split('name="m-0-wg_walking"', 1)[1].split("</select>", 1)[0]
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', walking)
+    assert options == [
+        ("", "— not asked"),
+        ("1", "1 · no difficulty"),
+        ("2", "2 · some difficulty"),
+        ("3", "3 · a lot of difficulty"),
+        ("4", "4 · cannot do at all"),
+    ]
+    # The row the browser copies for "Add member" has the same blocks.
+    template = html.split('<template id="member-template">', 1)[1]
+    assert 'name="m-__i__-wg_communicating"' in template
+    assert 'name="m-__i__-document_3_country"' in template
+
+
+def test_every_washington_group_wording_is_in_the_catalogues() -> None:
+    # The wording lives in reference.py; forms.py marks the same strings for translation.
+    english = [question for _domain, question in WG_DOMAINS] + list(WG_ANSWERS.values())
+    assert list(forms._WG_MESSAGES) == english
+
+
+def test_an_error_in_a_collapsed_block_opens_it_and_keeps_what_was_typed(
+    personas: Personas,
+) -> None:
+    client = _client(personas.alice)
+    members = [dict(MEMBERS[0], wg_walking="7", wg_hearing="2"), MEMBERS[1]]
+    data = _desk_post(client, members)
+
+    response = client.post(DESK, data)
+
+    assert response.status_code == 200
+    html = _html(response)
+    assert re.search(r'<details class="block" id="m-0-disability"\s*open\s*>', html)
+    # Nothing in the documents block of the head, nor any block of the spouse: still closed.
+    assert re.search(r'<details class="block" id="m-0-documents"\s*>', html)
+    assert re.search(r'<details class="block" id="m-1-disability"\s*>', html)
+    hearing = html.split('name="m-0-wg_hearing"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="2" selected>' in hearing
+    # The answer sent comes back as sent, so the registrar sees what is being refused.
+    walking = html.split('name="m-0-wg_walking"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="7" selected>7</option>' in walking
+    assert 'aria-describedby="err-m-0-wg_walking"' in walking.split(">", 1)[0]
+    summary = html.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "Member 1 — Difficulty walking or climbing steps" in unescape(summary)
+    assert _counts() == (0, 0, 0, 0)
 
 
 # --- the list ---------------------------------------------------------------------------------
@@ -526,6 +726,102 @@ def test_the_person_page_shows_the_record_and_audits_each_view(personas: Persona
         (personas.alice, personas.kor, personas.kor)
     }
     assert all(e.detail == {"via": "page"} for e in views)
+
+
+def test_the_person_page_shows_washington_group_answers_and_documents(
+    personas: Personas,
+) -> None:
+    head = factories.member(
+        documents=[
+            {"kind": "nk_passport", "number": "AK0123456"},
+            {"kind": "passport", "number": "AN1234567", "issuing_country": "ARM"},
+        ],
+        disability={"seeing": 2, "walking": 3, "communicating": 1},
+    )
+    spouse = factories.member(
+        given_name="Арам",
+        family_name="Арутюнян",
+        sex="M",
+        birth_date="1978",
+        relationship="spouse",
+        disability={"hearing": 2},
+    )
+    household = _register(personas.alice, members=[head, spouse])
+    client = _client(personas.alice)
+
+    def page(relationship: str) -> str:
+        person = household.members.get(relationship=relationship)
+        return _html(client.get(reverse("person", kwargs={"person_uuid": person.uuid})))
+
+    html = unescape(page("head"))
+    answers = html.split('class="facts wg-answers"', 1)[1].split("</dl>", 1)[0]
+    assert re.findall(r"<dt>([^<]*)</dt><dd[^>]*>([^<]*)</dd>", answers) == [
+        ("Difficulty seeing, even if wearing glasses", "2 · some difficulty"),
+        ("Difficulty walking or climbing steps", "3 · a lot of difficulty"),
+        ("Difficulty communicating in the usual language", "1 · no difficulty"),
+    ]
+    assert 'id="wg-disability"' in html
+    assert "WG cut-off: a lot of difficulty or cannot do in at least one domain" in html
+    assert "Nagorno-Karabakh passport: <strong>AK0123456</strong></li>" in html
+    assert "passport: <strong>AN1234567</strong> · issued by" in html
+    assert ">ARM</abbr>" in html
+
+    # Some difficulty only is under the cut-off; no answer at all: the questions were not asked.
+    html = page("spouse")
+    assert "2 · some difficulty" in html
+    assert 'id="wg-disability"' not in html
+    assert "WG cut-off" not in html
+    other = _register(personas.alice, members=[factories.member()])
+    member = other.members.get()
+    html = _html(client.get(reverse("person", kwargs={"person_uuid": member.uuid})))
+    assert "The Washington Group questions were not asked." in html
+    assert 'class="facts wg-answers"' not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "texts"),
+    [
+        (
+            "hy",
+            [
+                "Հաշմանդամություն (Վաշինգտոնյան խմբի կարճ հարցաշար)",
+                "Քայլելու կամ աստիճաններով բարձրանալու դժվարություն",
+                "— չի հարցվել",
+                "3 · մեծ դժվարություն",
+                "Փաստաթղթեր",
+                "Տրամադրող երկիր",
+            ],
+        ),
+        (
+            "ru",
+            [
+                "Инвалидность (краткий набор вопросов Вашингтонской группы)",
+                "Трудности при ходьбе или подъёме по лестнице",
+                "— не спрашивали",
+                "3 · большие трудности",
+                "Документы",
+                "Страна выдачи",
+            ],
+        ),
+    ],
+)
+def test_the_new_blocks_are_translated(personas: Personas, language: str, texts: list[str]) -> None:
+    client = Client(headers={"accept-language": language})
+    client.force_login(personas.alice)
+    html = unescape(_html(client.get(DESK)))
+    for text in texts:
+        assert text in html
+    assert "Difficulty walking" not in html
+    assert "not asked" not in html
+
+    person = _register(
+        personas.alice, members=[factories.member(disability={"walking": 4})]
+    ).members.get()
+    html = unescape(_html(client.get(reverse("person", kwargs={"person_uuid": person.uuid}))))
+    assert texts[0] in html
+    assert texts[1] in html
+    assert "cannot do at all" not in html
+    assert "WG cut-off" not in html
 
 
 def test_a_registrar_of_another_site_gets_404(personas: Personas) -> None:

@@ -14,11 +14,30 @@ from typing import Any
 
 from django.http import QueryDict
 from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from haven.core.errors import FieldError
+from haven.registry.reference import WG_ANSWERS, WG_DOMAINS
 
-# A member row's inputs, in tab order. Their POST names are "m-<row>-<field>".
+# The desk takes up to three documents a member (the schema allows more, for imports). The first
+# document's kind and number sit in the row itself, where a registrar types them most often; its
+# issuing country and the other two documents are in the row's collapsed "Documents" block.
+DESK_DOCUMENTS = 3
+# Each document's inputs (kind, number, issuing country) by its place on the form.
+DOCUMENT_INPUTS: tuple[tuple[str, str, str], ...] = (
+    ("document_kind", "document_number", "document_country"),
+    *(
+        (f"document_{n}_kind", f"document_{n}_number", f"document_{n}_country")
+        for n in range(2, DESK_DOCUMENTS + 1)
+    ),
+)
+_DOCUMENT_PART = {"kind": 0, "number": 1, "issuing_country": 2}
+# The Washington Group answers, one select per domain, in questionnaire order.
+WG_INPUTS = tuple(f"wg_{domain}" for domain, _question in WG_DOMAINS)
+
+# A member row's inputs, in tab order. Their POST names are "m-<row>-<field>". The first eleven
+# are the row's own; the rest are in its two collapsed blocks, which Tab passes over unless opened.
 MEMBER_FIELDS = (
     "given_name",
     "family_name",
@@ -31,7 +50,39 @@ MEMBER_FIELDS = (
     "document_kind",
     "document_number",
     "specific_needs",
+    DOCUMENT_INPUTS[0][2],
+    *(name for document in DOCUMENT_INPUTS[1:] for name in document),
+    *WG_INPUTS,
 )
+_EXTRA_DOCUMENT_FIELDS = MEMBER_FIELDS[MEMBER_FIELDS.index("document_country") : -len(WG_INPUTS)]
+
+# reference.WG_DOMAINS and WG_ANSWERS hold the wording in English; these markers put the same
+# strings in the translation catalogues, and wg_question/wg_answer translate them when shown.
+_WG_MESSAGES = (
+    gettext_noop("Difficulty seeing, even if wearing glasses"),
+    gettext_noop("Difficulty hearing, even if using a hearing aid"),
+    gettext_noop("Difficulty walking or climbing steps"),
+    gettext_noop("Difficulty remembering or concentrating"),
+    gettext_noop("Difficulty with self-care, such as washing all over or dressing"),
+    gettext_noop("Difficulty communicating in the usual language"),
+    gettext_noop("no difficulty"),
+    gettext_noop("some difficulty"),
+    gettext_noop("a lot of difficulty"),
+    gettext_noop("cannot do at all"),
+)
+_WG_QUESTION = dict(WG_DOMAINS)
+
+
+def wg_question(domain: str) -> str:
+    """A Washington Group question (its domain's wording) in the active language."""
+    return gettext(_WG_QUESTION[domain])
+
+
+def wg_answer(answer: int) -> str:
+    """A Washington Group answer (1 no difficulty … 4 cannot do at all) in the active language."""
+    return gettext(WG_ANSWERS[answer])
+
+
 # Inputs of a row that hold what the registrar typed; a row with all of them empty is ignored, so an
 # extra row added by mistake does not need removing. The relationship select has a default, so it
 # does not count.
@@ -52,7 +103,15 @@ FIELD_LABELS: dict[str, Promise] = {
     "relationship": _("Relationship"),
     "document_kind": _("Document"),
     "document_number": _("Document number"),
+    "document_country": _("Issuing country"),
+    "document_2_kind": _("Document 2"),
+    "document_2_number": _("Document 2 number"),
+    "document_2_country": _("Document 2 issuing country"),
+    "document_3_kind": _("Document 3"),
+    "document_3_number": _("Document 3 number"),
+    "document_3_country": _("Document 3 issuing country"),
     "specific_needs": _("Specific needs"),
+    **{f"wg_{domain}": _(question) for domain, question in WG_DOMAINS},
 }
 
 # Rows read from one POST are bounded, whatever a client sends; the schema limits members anyway.
@@ -69,10 +128,70 @@ class MemberRow:
     values: dict[str, str]
     errors: dict[str, list[str]] = field(default_factory=dict)
     focus: str = ""
+    # The payload's document index → the form's document it came from (blank ones are left out).
+    document_slots: list[int] = field(default_factory=list)
 
     @property
     def prefix(self) -> str:
         return f"m-{self.index}"
+
+    def _input(self, name: str, label: str) -> "RowInput":
+        return RowInput(
+            name=name,
+            label=label,
+            value=self.values.get(name, ""),
+            errors=self.errors.get(name, []),
+            autofocus=self.focus == name,
+        )
+
+    @property
+    def first_document_country(self) -> "RowInput":
+        return self._input(DOCUMENT_INPUTS[0][2], str(_("Issuing country")))
+
+    @property
+    def more_documents(self) -> list["DocumentInputs"]:
+        """The documents after the first, each with its kind, number and issuing country."""
+        return [
+            DocumentInputs(
+                number=place + 1,
+                kind=self._input(kind, str(_("Kind"))),
+                document_number=self._input(number, str(_("Number"))),
+                country=self._input(country, str(_("Issuing country"))),
+            )
+            for place, (kind, number, country) in enumerate(DOCUMENT_INPUTS)
+            if place > 0
+        ]
+
+    @property
+    def wg_questions(self) -> list["RowInput"]:
+        return [
+            self._input(f"wg_{domain}", wg_question(domain)) for domain, _question in WG_DOMAINS
+        ]
+
+    @property
+    def documents_open(self) -> bool:
+        """The Documents block starts open when it holds something typed or an error."""
+        return any(self.values.get(n, "") or n in self.errors for n in _EXTRA_DOCUMENT_FIELDS)
+
+    @property
+    def disability_open(self) -> bool:
+        return any(self.values.get(n, "") or n in self.errors for n in WG_INPUTS)
+
+    def input_for(self, path: str) -> str:
+        """The row input that shows an error at `path` inside one member ("documents.0.kind" …)."""
+        parts = path.split(".")
+        if parts[0] == "documents":
+            if len(parts) >= 3 and parts[1].isdigit() and parts[2] in _DOCUMENT_PART:
+                index = int(parts[1])
+                slot = self.document_slots[index] if index < len(self.document_slots) else 0
+                return DOCUMENT_INPUTS[slot][_DOCUMENT_PART[parts[2]]]
+            return "document_kind"
+        if parts[0] == "specific_needs":
+            return "specific_needs"
+        if parts[0] == "disability":
+            name = f"wg_{parts[1]}" if len(parts) > 1 else ""
+            return name if name in WG_INPUTS else "member"
+        return parts[0] if parts[0] in MEMBER_FIELDS else "member"
 
     @property
     def number(self) -> int:
@@ -88,6 +207,25 @@ class MemberRow:
         values["uuid"] = member_uuid or str(uuid.uuid4())
         values["relationship"] = "head" if index == 0 else ""
         return cls(index=index, values=values)
+
+
+@dataclass(frozen=True)
+class RowInput:
+    """One input of a member row as the template draws it (for the inputs drawn in a loop)."""
+
+    name: str
+    label: str
+    value: str
+    errors: list[str]
+    autofocus: bool
+
+
+@dataclass(frozen=True)
+class DocumentInputs:
+    number: int
+    kind: RowInput
+    document_number: RowInput
+    country: RowInput
 
 
 @dataclass
@@ -157,7 +295,8 @@ class DeskForm:
             if row.is_blank:
                 continue
             self._row_of_member.append(row.index)
-            members.append(_member_payload(row.values))
+            member, row.document_slots = _member_payload(row.values)
+            members.append(member)
         return {
             "uuid": self.household_uuid,
             "site": self.site,
@@ -176,7 +315,7 @@ class DeskForm:
                 member = int(match.group(1))
                 if member < len(self._row_of_member):
                     row = self.rows[self._row_of_member[member]]
-                    name = _member_input(match.group(2) or "")
+                    name = row.input_for(match.group(2) or "")
                     row.errors.setdefault(name, []).append(error.message)
                     continue
                 path = "members"
@@ -235,7 +374,8 @@ class DeskForm:
             self.rows[0].focus = "given_name"
 
 
-def _member_payload(values: Mapping[str, str]) -> dict[str, Any]:
+def _member_payload(values: Mapping[str, str]) -> tuple[dict[str, Any], list[int]]:
+    """A row's member as the schema reads it, and the form's place of each document sent."""
     member: dict[str, Any] = {
         "uuid": values.get("uuid", ""),
         "given_name": values.get("given_name", ""),
@@ -251,28 +391,28 @@ def _member_payload(values: Mapping[str, str]) -> dict[str, Any]:
     estimated_age = values.get("estimated_age", "").strip()
     if estimated_age:
         member["estimated_age"] = estimated_age  # the schema parses and bounds it
-    kind = values.get("document_kind", "").strip()
-    number = values.get("document_number", "").strip()
-    if kind or number:
-        member["documents"] = [{"kind": kind, "number": number}]
+    documents, slots = [], []
+    for slot, names in enumerate(DOCUMENT_INPUTS):
+        kind, number, country = (values.get(name, "").strip() for name in names)
+        if kind or number or country:
+            documents.append({"kind": kind, "number": number, "issuing_country": country})
+            slots.append(slot)
+    if documents:
+        member["documents"] = documents
     needs = split_codes(values.get("specific_needs", ""))
     if needs:
         member["specific_needs"] = needs
-    return member
+    # A blank answer is a question not asked; anything else goes to the schema, which bounds it.
+    disability = {
+        domain: answer
+        for domain, _question in WG_DOMAINS
+        if (answer := values.get(f"wg_{domain}", "").strip())
+    }
+    if disability:
+        member["disability"] = disability
+    return member, slots
 
 
 def split_codes(text: str) -> list[str]:
     """Specific-needs codes typed as a list: commas, semicolons or spaces between them."""
     return [code for code in re.split(r"[\s,;]+", text) if code]
-
-
-def _member_input(path: str) -> str:
-    """The row input that shows an error at `path` inside one member ("documents.0.kind" …)."""
-    if path.startswith("documents"):
-        return "document_kind" if path.endswith(".kind") else "document_number"
-    if path.startswith("specific_needs"):
-        return "specific_needs"
-    if path.startswith("disability"):
-        return "member"
-    name = path.split(".", 1)[0]
-    return name if name in MEMBER_FIELDS else "member"

@@ -27,12 +27,20 @@ from haven.core.models import Site, User
 from haven.core.selectors import REGISTERING_ROLES, sees_personal_data, sites_with_personal_data
 from haven.registry import actions, selectors
 from haven.registry.audit_trail import may_read_audit_trail, person_audit_trail
-from haven.registry.forms import FIELD_LABELS, DeskForm, MemberRow, split_codes
+from haven.registry.forms import (
+    FIELD_LABELS,
+    DeskForm,
+    MemberRow,
+    split_codes,
+    wg_answer,
+    wg_question,
+)
 from haven.registry.models import Household, IdentityDocument, Person
-from haven.registry.reference import settlements_nk, specific_needs_codes
+from haven.registry.reference import WG_ANSWERS, WG_DOMAINS, settlements_nk, specific_needs_codes
 from haven.registry.schemas import HouseholdIn, field_errors
 
 PAGE_SIZE = 50
+WG_CUTOFF = 3  # "a lot of difficulty"
 AUDIT_PAGE_SIZE = 100
 
 
@@ -187,6 +195,7 @@ def _render_desk(
         "sex_choices": Person.Sex.choices,
         "relationship_choices": Person.Relationship.choices,
         "document_choices": IdentityDocument.Kind.choices,
+        "wg_answers": [(str(answer), wg_answer(answer)) for answer in WG_ANSWERS],
         # The row the browser copies for "Add member": not the head (the first row is).
         "template_row": MemberRow.blank(1),
         # Member UUIDs for rows added in the browser, made here so that a retry is recognised.
@@ -251,20 +260,35 @@ def person(request: HttpRequest, person_uuid: UUID) -> HttpResponse:
         correction["errors"] = errors
 
     needs = specific_needs_codes()
+    disability = _disability_answers(record)
     context = {
         "person": record,
         "household": record.household,
         "members": record.household.members.all(),
-        "documents": record.documents.all(),
+        "documents": record.documents.order_by("id"),
         "needs": [
             (code, needs[code].label if code in needs else "") for code in record.specific_needs
         ],
+        "disability": disability,
+        # The Washington Group's recommended cut-off for "disability": a lot of difficulty or
+        # cannot do at all, in at least one domain.
+        "wg_disability": any(answer >= WG_CUTOFF for _q, answer, _a in disability),
         "corrections": record.corrections.all(),
         "correctable": [(name, FIELD_LABELS[name]) for name in actions.CORRECTABLE_FIELDS],
         "correction": correction,
         "may_read_audit_trail": may_read_audit_trail(user),
     }
     return render(request, "registry/person.html", context)
+
+
+def _disability_answers(record: Person) -> list[tuple[str, int, str]]:
+    """The Washington Group questions asked: (question, answer 1–4, answer's words)."""
+    answers = []
+    for domain, _question in WG_DOMAINS:
+        answer = getattr(record, f"wg_{domain}")
+        if answer is not None:
+            answers.append((wg_question(domain), int(answer), wg_answer(int(answer))))
+    return answers
 
 
 def _correct(record: Person, user: User, form: dict[str, Any]) -> dict[str, list[str]]:
