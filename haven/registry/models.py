@@ -133,6 +133,23 @@ class Person(models.Model):
         return f"{self.birth_year:04d}" + (" (estimated)" if self.birth_year_estimated else "")
 
     @property
+    def wg_answers(self) -> dict[str, int | None]:
+        return {
+            "seeing": self.wg_seeing,
+            "hearing": self.wg_hearing,
+            "walking": self.wg_walking,
+            "remembering": self.wg_remembering,
+            "selfcare": self.wg_selfcare,
+            "communicating": self.wg_communicating,
+        }
+
+    @property
+    def has_wg_disability(self) -> bool:
+        """The Washington Group's cut-off for reporting: in at least one domain, a lot of
+        difficulty (3) or cannot do at all (4)."""
+        return any(answer is not None and answer >= 3 for answer in self.wg_answers.values())
+
+    @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.given_name, self.patronymic, self.family_name) if p)
 

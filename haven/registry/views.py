@@ -40,7 +40,6 @@ from haven.registry.reference import WG_ANSWERS, WG_DOMAINS, settlements_nk, spe
 from haven.registry.schemas import HouseholdIn, field_errors
 
 PAGE_SIZE = 50
-WG_CUTOFF = 3  # "a lot of difficulty"
 AUDIT_PAGE_SIZE = 100
 
 
@@ -270,9 +269,7 @@ def person(request: HttpRequest, person_uuid: UUID) -> HttpResponse:
             (code, needs[code].label if code in needs else "") for code in record.specific_needs
         ],
         "disability": disability,
-        # The Washington Group's recommended cut-off for "disability": a lot of difficulty or
-        # cannot do at all, in at least one domain.
-        "wg_disability": any(answer >= WG_CUTOFF for _q, answer, _a in disability),
+        "wg_disability": record.has_wg_disability,
         "corrections": record.corrections.all(),
         "correctable": [(name, FIELD_LABELS[name]) for name in actions.CORRECTABLE_FIELDS],
         "correction": correction,
@@ -284,8 +281,9 @@ def person(request: HttpRequest, person_uuid: UUID) -> HttpResponse:
 def _disability_answers(record: Person) -> list[tuple[str, int, str]]:
     """The Washington Group questions asked: (question, answer 1–4, answer's words)."""
     answers = []
+    stored = record.wg_answers
     for domain, _question in WG_DOMAINS:
-        answer = getattr(record, f"wg_{domain}")
+        answer = stored[domain]
         if answer is not None:
             answers.append((wg_question(domain), int(answer), wg_answer(int(answer))))
     return answers
