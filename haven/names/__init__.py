@@ -1,5 +1,5 @@
 """Cross-script name handling for Haven. Pure Python: nothing here imports Django."""
 
-from haven.names.scripts import Script, detect_script, name_problem
+from haven.names.scripts import NameProblem, Script, detect_script, name_problem
 
-__all__ = ["Script", "detect_script", "name_problem"]
+__all__ = ["NameProblem", "Script", "detect_script", "name_problem"]

@@ -7,7 +7,9 @@ steps (transliteration, matching) know what they are reading.
 
 import enum
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 
 class Script(enum.StrEnum):
@@ -56,22 +58,48 @@ def detect_script(text: str) -> Script:
     return found.pop()
 
 
-def name_problem(text: str, *, max_length: int = 100) -> str | None:
-    """Why a typed name cannot be stored, said to the person who typed it; None if it is fine."""
+@dataclass(frozen=True)
+class NameProblem:
+    """Why a typed name cannot be stored: a code and its values, so that a caller with a
+    translation catalogue can say it in the registrar's language; str() gives the English."""
+
+    code: str
+    values: tuple[tuple[str, str | int], ...] = ()
+
+    # The English sentences, by code; the same %(name)s placeholders in every language.
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "too_long": "must be at most %(max)s characters (it has %(length)s)",
+        "empty": "must not be empty",
+        "control": "contains a control or invisible character (%(codepoint)s)",
+        "not_letter": "contains %(char)s, which is not a letter of the Armenian, Cyrillic or"
+        " Latin alphabet",
+        "no_letter": "must contain at least one letter",
+        "mixed": "mixes alphabets (Armenian, Cyrillic, Latin) in one name; type it in one alphabet",
+    }
+
+    def render(self, template: str) -> str:
+        return template % dict(self.values)
+
+    def __str__(self) -> str:
+        return self.render(self.MESSAGES[self.code])
+
+
+def name_problem(text: str, *, max_length: int = 100) -> NameProblem | None:
+    """Why a typed name cannot be stored; None if it is fine."""
     if len(text) > max_length:
         # Checked before the cache, so that oversized input never fills it.
-        return f"must be at most {max_length} characters (it has {len(text)})"
+        return NameProblem("too_long", (("max", max_length), ("length", len(text))))
     return _short_name_problem(text)
 
 
 @lru_cache(maxsize=65536)
-def _short_name_problem(text: str) -> str | None:
+def _short_name_problem(text: str) -> NameProblem | None:
     if not text.strip():
-        return "must not be empty"
+        return NameProblem("empty")
     for char in text:
         category = unicodedata.category(char)
         if category.startswith("C"):
-            return f"contains a control or invisible character (U+{ord(char):04X})"
+            return NameProblem("control", (("codepoint", f"U+{ord(char):04X}"),))
     letters = 0
     for char in unicodedata.normalize("NFC", text):
         if char in NAME_PUNCTUATION:
@@ -79,13 +107,10 @@ def _short_name_problem(text: str) -> str | None:
         if unicodedata.category(char) == "Mn":
             continue  # combining accents typed separately
         if letter_script(char) is None:
-            return (
-                f"contains {char!r}, which is not a letter of the Armenian, Cyrillic or Latin"
-                " alphabet"
-            )
+            return NameProblem("not_letter", (("char", repr(char)),))
         letters += 1
     if letters == 0:
-        return "must contain at least one letter"
+        return NameProblem("no_letter")
     if detect_script(text) is Script.MIXED:
-        return "mixes alphabets (Armenian, Cyrillic, Latin) in one name; type it in one alphabet"
+        return NameProblem("mixed")
     return None
