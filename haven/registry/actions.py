@@ -226,10 +226,7 @@ def _write(
                 payload_digest=digests[index],
             )
         )
-    insert_rows(Household, [_household_row(h) for h in households])
-    ids = dict(
-        Household.objects.filter(uuid__in=[h.uuid for h in households]).values_list("uuid", "pk")
-    )
+    ids = insert_rows(Household, [_household_row(h) for h in households], key="uuid")
     for household in households:
         household.pk = ids[household.uuid]
     person_rows: list[dict[str, Any]] = []
@@ -252,13 +249,9 @@ def _write(
                 at=now,
             )
         )
-    insert_rows(Person, person_rows)
+    # The new persons' ids are needed only to attach documents to them.
+    owners = insert_rows(Person, person_rows, key="uuid" if documents else None)
     if documents:
-        owners = dict(
-            Person.objects.filter(uuid__in={owner for owner, _ in documents}).values_list(
-                "uuid", "pk"
-            )
-        )
         insert_rows(
             IdentityDocument,
             [
