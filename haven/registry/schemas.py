@@ -3,6 +3,7 @@ importer and the simulator all send it. Validation lives here, once, and every e
 """
 
 import calendar
+import functools
 import hashlib
 import json
 import re
@@ -30,6 +31,7 @@ CLOCK_SKEW = timedelta(minutes=10)
 _BIRTH_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 _DOCUMENT_NUMBER = re.compile(r"^[0-9A-Za-z\-/ ]{2,40}$")
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 def _no_control_chars(value: str, *, what: str) -> str:
@@ -46,12 +48,15 @@ def normalise_phone(value: str) -> str:
         return ""
     if not _PHONE_CHARS.match(value):
         raise ValueError("must be a phone number: digits, optionally a leading + and spaces")
-    digits = re.sub(r"[^0-9]", "", value)
+    digits = _NOT_DIGITS.sub("", value)
     if not 6 <= len(digits) <= 15:
         raise ValueError(f"must have 6 to 15 digits (it has {len(digits)})")
     return ("+" if value.startswith("+") else "") + digits
 
 
+# Validation, the household rules and the insert each need a member's birth date as parts: the
+# cache makes that one parse per value (it holds the few recent ones; errors are not cached).
+@functools.lru_cache(maxsize=4096)
 def parse_birth_date(value: str) -> tuple[int, int | None, int | None]:
     match = _BIRTH_DATE.match(value.strip())
     if not match:
@@ -242,9 +247,12 @@ class HouseholdIn(BaseModel):
         return self
 
     def digest(self) -> str:
-        """A stable hash of the payload, to tell a retry (same) from a reused UUID (different)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """A stable hash of the payload, to tell a retry (same) from a reused UUID (different).
+
+        The model's JSON lists fields in the model's order, whatever order the input gave them
+        in, so it is canonical as it is.
+        """
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
 class CrossingCountIn(BaseModel):
