@@ -34,6 +34,7 @@ from haven.registry.api_schemas import (
     errors_out,
     household_out,
     person_out,
+    registered_household_out,
 )
 from haven.registry.schemas import CrossingCountIn, HouseholdIn, field_errors
 
@@ -102,8 +103,11 @@ def register_household(request: HttpRequest) -> Status[HouseholdOut]:
     user = request_user(request)
     data = _parse(request, HouseholdIn)
     household, created = actions.register_household(data=data, acting_user=user)
+    if created:
+        # Answered from what was just written: reading it back would cost three queries.
+        return Status(201, registered_household_out(data, household))
     stored = selectors.household_for(user, household.uuid)
-    return Status(201 if created else 200, household_out(stored))
+    return Status(200, household_out(stored))
 
 
 def _item_uuid(item: Any) -> UUID | None:

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from haven.core.errors import FieldError
+from haven.names import detect_script
 from haven.registry.models import CrossingCount, Household, Person, PersonCorrection
 from haven.registry.schemas import HouseholdIn
 
@@ -146,11 +147,15 @@ def errors_out(errors: list[FieldError]) -> list[FieldErrorOut]:
 
 def birth_date(person: Person) -> str:
     """The date of birth as precisely as it is known: YYYY, YYYY-MM or YYYY-MM-DD."""
-    if person.birth_month and person.birth_day:
-        return f"{person.birth_year:04d}-{person.birth_month:02d}-{person.birth_day:02d}"
-    if person.birth_month:
-        return f"{person.birth_year:04d}-{person.birth_month:02d}"
-    return f"{person.birth_year:04d}"
+    return _birth_date_text(person.birth_year, person.birth_month, person.birth_day)
+
+
+def _birth_date_text(year: int, month: int | None, day: int | None) -> str:
+    if month and day:
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    if month:
+        return f"{year:04d}-{month:02d}"
+    return f"{year:04d}"
 
 
 def _member_fields(person: Person) -> dict[str, Any]:
@@ -192,6 +197,57 @@ def household_out(household: Household) -> HouseholdOut:
         origin_settlement=household.origin_settlement,
         phone=household.phone,
         members=[MemberOut(**_member_fields(p)) for p in household.members.all()],
+    )
+
+
+def registered_household_out(data: HouseholdIn, household: Household) -> HouseholdOut:
+    """The household just registered from `data`, as a GET of it answers, without reading it back.
+
+    Every value is derived as the registration stored it (scripts detected, the birth date in its
+    parts, an estimated age counted back from the registration date); `household` is the stored
+    row with its site. tests/test_api_households.py checks this body against a GET of the record.
+    """
+    on = data.registered_at.date()
+    members = []
+    for member in data.members:
+        year, month, day, estimated = member.birth_parts(on)
+        disability = member.disability
+        members.append(
+            MemberOut(
+                uuid=member.uuid,
+                given_name=member.given_name,
+                given_name_script=detect_script(member.given_name).value,
+                family_name=member.family_name,
+                family_name_script=detect_script(member.family_name).value,
+                patronymic=member.patronymic,
+                patronymic_script=detect_script(member.patronymic).value,
+                sex=member.sex,
+                birth_date=_birth_date_text(year, month, day),
+                birth_date_estimated=estimated,
+                relationship=member.relationship,
+                phone=member.phone,
+                documents=[
+                    DocumentOut(kind=d.kind, number=d.number, issuing_country=d.issuing_country)
+                    for d in member.documents
+                ],
+                specific_needs=list(member.specific_needs),
+                disability=DisabilityOut(
+                    seeing=disability.seeing,
+                    hearing=disability.hearing,
+                    walking=disability.walking,
+                    remembering=disability.remembering,
+                    selfcare=disability.selfcare,
+                    communicating=disability.communicating,
+                ),
+            )
+        )
+    return HouseholdOut(
+        uuid=household.uuid,
+        site=household.site.code,
+        registered_at=utc(household.registered_at),
+        origin_settlement=household.origin_settlement,
+        phone=household.phone,
+        members=members,
     )
 
 
