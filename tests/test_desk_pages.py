@@ -327,29 +327,29 @@ NEXT_YEAR = str(timezone.now().year + 1)
             _set(1, document_number="AB123"),
             {},
             "err-m-1-document_kind",
-            "Input should be",
+            "must be one of",
             id="document-without-kind",
         ),
-        pytest.param(_set(2, sex=""), {}, "err-m-2-sex", "Input should be 'F' or 'M'", id="no-sex"),
+        pytest.param(_set(2, sex=""), {}, "err-m-2-sex", "must be one of 'F' or 'M'", id="no-sex"),
         pytest.param(
             _set(2, estimated_age="old"),
             {},
             "err-m-2-estimated_age",
-            "valid integer",
+            "whole number",
             id="age-not-a-number",
         ),
         pytest.param(
             _set(0, wg_walking="7"),
             {},
             "err-m-0-wg_walking",
-            "less than or equal to 4",
+            "at most 4",
             id="wg-answer-out-of-range",
         ),
         pytest.param(
             _set(2, wg_seeing="yes"),
             {},
             "err-m-2-wg_seeing",
-            "valid integer",
+            "whole number",
             id="wg-answer-not-a-number",
         ),
         pytest.param(
@@ -378,7 +378,7 @@ NEXT_YEAR = str(timezone.now().year + 1)
             _set(2, document_2_number="X1234"),
             {},
             "err-m-2-document_2_kind",
-            "Input should be",
+            "must be one of",
             id="second-document-without-kind",
         ),
         pytest.param(
@@ -442,7 +442,7 @@ def test_a_site_the_user_may_not_write_to_is_an_error_beside_the_site(
     client = _client(personas.carol)
     for site, message in [
         ("GORIS", "may not register people at this site"),
-        ("", "at least 1 character"),
+        ("", "must not be empty"),
     ]:
         data = _desk_post(client, MEMBERS[:1], site=site)
         response = client.post(DESK, data)

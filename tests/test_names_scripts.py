@@ -41,3 +41,13 @@ def test_name_problem_never_crashes_and_flags_mixed_scripts(text: str) -> None:
     if problem is None:
         assert text.strip()
         assert len(text) <= 100
+
+
+def test_translatable_name_sentences_match_the_names_module() -> None:
+    """haven.registry.schemas carries the catalogue's copy of every NameProblem sentence."""
+    from haven.names import NameProblem
+    from haven.registry.schemas import NAME_PROBLEMS
+
+    assert set(NAME_PROBLEMS) == set(NameProblem.MESSAGES)
+    for code, english in NameProblem.MESSAGES.items():
+        assert str(NAME_PROBLEMS[code]) == english

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -28,6 +30,67 @@ from haven.registry.reference import specific_needs_codes
 MAX_AGE_YEARS = 120
 CLOCK_SKEW = timedelta(minutes=10)
 
+# haven.names is pure Python and speaks English; these are its sentences for the catalogues,
+# keyed by NameProblem code, with the same %(name)s placeholders (a test keeps them in step).
+NAME_PROBLEMS = {
+    "too_long": gettext_lazy("must be at most %(max)s characters (it has %(length)s)"),
+    "empty": gettext_lazy("must not be empty"),
+    "control": gettext_lazy("contains a control or invisible character (%(codepoint)s)"),
+    "not_letter": gettext_lazy(
+        "contains %(char)s, which is not a letter of the Armenian, Cyrillic or Latin alphabet"
+    ),
+    "no_letter": gettext_lazy("must contain at least one letter"),
+    "mixed": gettext_lazy(
+        "mixes alphabets (Armenian, Cyrillic, Latin) in one name; type it in one alphabet"
+    ),
+}
+
+# Pydantic's own errors, by type, in words a registrar reads (and translated); a type not listed
+# keeps pydantic's English message.
+_PYDANTIC_MESSAGES = {
+    "missing": gettext_lazy("is required"),
+    "string_too_long": gettext_lazy("must be at most %(max_length)s characters"),
+    "too_long": gettext_lazy("may hold at most %(max_length)s items"),
+    "literal_error": gettext_lazy("must be one of %(expected)s"),
+    "uuid_parsing": gettext_lazy("must be a UUID, e.g. 3f1c7a52-0d55-4b8e-9a57-1f4a0c2d9e10"),
+    "uuid_type": gettext_lazy("must be a UUID, e.g. 3f1c7a52-0d55-4b8e-9a57-1f4a0c2d9e10"),
+    "int_parsing": gettext_lazy("must be a whole number"),
+    "int_type": gettext_lazy("must be a whole number"),
+    "int_from_float": gettext_lazy("must be a whole number"),
+    "greater_than_equal": gettext_lazy("must be at least %(ge)s"),
+    "less_than_equal": gettext_lazy("must be at most %(le)s"),
+    "extra_forbidden": gettext_lazy("is not a field Haven knows; check its spelling"),
+    "timezone_aware": gettext_lazy("must carry a UTC offset, e.g. 2023-09-26T08:00:00+04:00"),
+    "datetime_parsing": gettext_lazy(
+        "must be a date and time in ISO 8601, e.g. 2023-09-26T08:00:00+04:00"
+    ),
+    "datetime_from_date_parsing": gettext_lazy(
+        "must be a date and time in ISO 8601, e.g. 2023-09-26T08:00:00+04:00"
+    ),
+    "datetime_type": gettext_lazy(
+        "must be a date and time in ISO 8601, e.g. 2023-09-26T08:00:00+04:00"
+    ),
+    "list_type": gettext_lazy("must be a list"),
+    "model_type": gettext_lazy("must be an object"),
+    "dict_type": gettext_lazy("must be an object"),
+    "string_type": gettext_lazy("must be text"),
+}
+
+
+def _pydantic_message(error: Any) -> str:
+    error_type = str(error["type"])
+    ctx = dict(error.get("ctx") or {})
+    if error_type == "string_too_short" and ctx.get("min_length") == 1:
+        return str(NAME_PROBLEMS["empty"])
+    template = _PYDANTIC_MESSAGES.get(error_type)
+    if template is None:
+        return str(error["msg"])
+    try:
+        return str(template) % ctx if "%(" in str(template) else str(template)
+    except (KeyError, TypeError, ValueError):
+        return str(error["msg"])
+
+
 _BIRTH_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 _DOCUMENT_NUMBER = re.compile(r"^[0-9A-Za-z\-/ ]{2,40}$")
@@ -37,7 +100,10 @@ _NOT_DIGITS = re.compile(r"[^0-9]")
 def _no_control_chars(value: str, *, what: str) -> str:
     for char in value:
         if ord(char) < 32 or ord(char) == 127 or 0x80 <= ord(char) < 0xA0:
-            raise ValueError(f"{what} contains a control character (U+{ord(char):04X})")
+            raise ValueError(
+                _("%(what)s contains a control character (U+%(code)04X)")
+                % {"what": what, "code": ord(char)}
+            )
     return value
 
 
@@ -47,10 +113,10 @@ def normalise_phone(value: str) -> str:
     if not value:
         return ""
     if not _PHONE_CHARS.match(value):
-        raise ValueError("must be a phone number: digits, optionally a leading + and spaces")
+        raise ValueError(_("must be a phone number: digits, optionally a leading + and spaces"))
     digits = _NOT_DIGITS.sub("", value)
     if not 6 <= len(digits) <= 15:
-        raise ValueError(f"must have 6 to 15 digits (it has {len(digits)})")
+        raise ValueError(_("must have 6 to 15 digits (it has %(count)d)") % {"count": len(digits)})
     return ("+" if value.startswith("+") else "") + digits
 
 
@@ -60,16 +126,19 @@ def normalise_phone(value: str) -> str:
 def parse_birth_date(value: str) -> tuple[int, int | None, int | None]:
     match = _BIRTH_DATE.match(value.strip())
     if not match:
-        raise ValueError("must be YYYY, YYYY-MM or YYYY-MM-DD")
+        raise ValueError(_("must be YYYY, YYYY-MM or YYYY-MM-DD"))
     year = int(match.group(1))
     month = int(match.group(2)) if match.group(2) else None
     day = int(match.group(3)) if match.group(3) else None
     if month is not None and not 1 <= month <= 12:
-        raise ValueError(f"has month {month}, which does not exist")
+        raise ValueError(_("has month %(month)d, which does not exist") % {"month": month})
     if day is not None and month is not None:
         last = calendar.monthrange(year, month)[1] if year >= 1 else 31
         if not 1 <= day <= last:
-            raise ValueError(f"has day {day}, but {year:04d}-{month:02d} has {last} days")
+            raise ValueError(
+                _("has day %(day)d, but %(year)04d-%(month)02d has %(last)d days")
+                % {"day": day, "year": year, "month": month, "last": last}
+            )
     return year, month, day
 
 
@@ -84,14 +153,14 @@ class Document(BaseModel):
     @classmethod
     def _number(cls, value: str) -> str:
         if not _DOCUMENT_NUMBER.match(value):
-            raise ValueError("may hold only Latin letters, digits, spaces, - and /")
+            raise ValueError(_("may hold only Latin letters, digits, spaces, - and /"))
         return value.upper()
 
     @field_validator("issuing_country")
     @classmethod
     def _country(cls, value: str) -> str:
         if value and not re.fullmatch(r"[A-Za-z]{3}", value):
-            raise ValueError("must be a three-letter ISO 3166 code such as ARM")
+            raise ValueError(_("must be a three-letter ISO 3166 code such as ARM"))
         return value.upper()
 
 
@@ -134,7 +203,7 @@ class Member(BaseModel):
     def _required_name(cls, value: str) -> str:
         problem = name_problem(value)
         if problem:
-            raise ValueError(problem)
+            raise ValueError(problem.render(str(NAME_PROBLEMS[problem.code])))
         return value
 
     @field_validator("patronymic")
@@ -144,7 +213,7 @@ class Member(BaseModel):
             return value
         problem = name_problem(value)
         if problem:
-            raise ValueError(problem)
+            raise ValueError(problem.render(str(NAME_PROBLEMS[problem.code])))
         return value
 
     @field_validator("birth_date")
@@ -167,14 +236,17 @@ class Member(BaseModel):
         codes = [code.strip().upper() for code in value if code.strip()]
         unknown = [code for code in codes if code not in known]
         if unknown:
-            raise ValueError(f"unknown UNHCR specific-needs code(s): {', '.join(unknown)}")
+            raise ValueError(
+                _("unknown UNHCR specific-needs code(s): %(codes)s") % {"codes": ", ".join(unknown)}
+            )
         return sorted(set(codes))
 
     @model_validator(mode="after")
     def _birth_or_age(self) -> "Member":
         if self.birth_date is None and self.estimated_age is None:
             raise ValueError(
-                "birth_date: give a date of birth (YYYY, YYYY-MM or YYYY-MM-DD) or an estimated_age"
+                "birth_date: "
+                + _("give a date of birth (YYYY, YYYY-MM or YYYY-MM-DD) or an estimated age")
             )
         return self
 
@@ -189,12 +261,15 @@ class Member(BaseModel):
 
 def birth_date_problem(member: Member, on: date) -> str | None:
     """Why a member's date of birth is impossible for a registration made on `on`; None if fine."""
-    year, month, day, _ = member.birth_parts(on)
+    year, month, day, _estimated = member.birth_parts(on)
     earliest = (year, month or 1, day or 1)
     if member.birth_date is not None and earliest > (on.year, on.month, on.day):
-        return f"{member.birth_date} is after the registration ({on.isoformat()})"
+        return _("%(birth)s is after the registration (%(on)s)") % {
+            "birth": member.birth_date,
+            "on": on.isoformat(),
+        }
     if on.year - year > MAX_AGE_YEARS:
-        return f"more than {MAX_AGE_YEARS} years before the registration"
+        return _("more than %(years)d years before the registration") % {"years": MAX_AGE_YEARS}
     return None
 
 
@@ -224,20 +299,26 @@ class HouseholdIn(BaseModel):
     @classmethod
     def _not_future(cls, value: datetime) -> datetime:
         if value > datetime.now(UTC) + CLOCK_SKEW:
-            raise ValueError("is in the future")
+            raise ValueError(_("is in the future"))
         return value
 
     @model_validator(mode="after")
     def _household_rules(self) -> "HouseholdIn":
         if not self.members:
-            raise ValueError("members: a household needs at least one member")
+            raise ValueError("members: " + _("a household needs at least one member"))
         heads = sum(1 for m in self.members if m.relationship == "head")
         if heads != 1:
-            raise ValueError(f"members: a household has exactly one head (this one has {heads})")
+            raise ValueError(
+                "members: "
+                + _("a household has exactly one head (this one has %(heads)d)") % {"heads": heads}
+            )
         seen: set[UUID] = set()
         for member in self.members:
             if member.uuid in seen:
-                raise ValueError(f"members: the uuid {member.uuid} is given to two members")
+                raise ValueError(
+                    "members: "
+                    + _("the uuid %(uuid)s is given to two members") % {"uuid": member.uuid}
+                )
             seen.add(member.uuid)
         on = self.registered_at.date()
         for index, member in enumerate(self.members):
@@ -268,11 +349,11 @@ class CrossingCountIn(BaseModel):
     @model_validator(mode="after")
     def _period(self) -> "CrossingCountIn":
         if self.period_end <= self.period_start:
-            raise ValueError("period_end: must be after period_start")
+            raise ValueError("period_end: " + _("must be after the start of the period"))
         if self.period_end > datetime.now(UTC) + CLOCK_SKEW:
-            raise ValueError("period_end: is in the future")
+            raise ValueError("period_end: " + _("is in the future"))
         if self.period_end - self.period_start > timedelta(days=7):
-            raise ValueError("period_end: a counting period is at most 7 days long")
+            raise ValueError("period_end: " + _("a counting period is at most 7 days long"))
         return self
 
     def digest(self) -> str:
@@ -289,9 +370,10 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for error in exc.errors():
         loc = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"])
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
+        if error["type"] == "value_error":
+            message = str(error["ctx"]["error"]) if "ctx" in error else str(error["msg"])
+        else:
+            message = _pydantic_message(error)
         if ": " in message:
             prefix, rest = message.split(": ", 1)
             if re.fullmatch(r"[a-z_]+(\.\d+\.[a-z_]+)?", prefix):
