@@ -330,7 +330,7 @@ NEXT_YEAR = str(timezone.now().year + 1)
             "must be one of",
             id="document-without-kind",
         ),
-        pytest.param(_set(2, sex=""), {}, "err-m-2-sex", "must be one of 'F' or 'M'", id="no-sex"),
+        pytest.param(_set(2, sex=""), {}, "err-m-2-sex", "must be one of 'F', 'M'", id="no-sex"),
         pytest.param(
             _set(2, estimated_age="old"),
             {},

@@ -174,7 +174,7 @@ def _errors(payload: dict[str, Any]) -> dict[str, str]:
         ({"birth_date": "17/05/1980"}, "members.0.birth_date", "YYYY"),
         ({"birth_date": None}, "members.0.birth_date", "estimated age"),
         ({"estimated_age": 130, "birth_date": None}, "members.0.estimated_age", "120"),
-        ({"sex": "X"}, "members.0.sex", "'F' or 'M'"),
+        ({"sex": "X"}, "members.0.sex", "'F', 'M'"),
         ({"relationship": "cousin"}, "members.0.relationship", "head"),
         ({"phone": "call me"}, "members.0.phone", "phone number"),
         ({"specific_needs": ["XX-YY"]}, "members.0.specific_needs", "XX-YY"),

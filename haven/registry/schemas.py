@@ -80,6 +80,9 @@ _PYDANTIC_MESSAGES = {
 def _pydantic_message(error: Any) -> str:
     error_type = str(error["type"])
     ctx = dict(error.get("ctx") or {})
+    if error_type == "literal_error":
+        # pydantic joins the choices with an English "or": a comma reads in every language.
+        ctx["expected"] = str(ctx.get("expected", "")).replace(" or ", ", ")
     if error_type == "string_too_short" and ctx.get("min_length") == 1:
         return str(NAME_PROBLEMS["empty"])
     template = _PYDANTIC_MESSAGES.get(error_type)
@@ -97,13 +100,10 @@ _DOCUMENT_NUMBER = re.compile(r"^[0-9A-Za-z\-/ ]{2,40}$")
 _NOT_DIGITS = re.compile(r"[^0-9]")
 
 
-def _no_control_chars(value: str, *, what: str) -> str:
+def _no_control_chars(value: str) -> str:
     for char in value:
         if ord(char) < 32 or ord(char) == 127 or 0x80 <= ord(char) < 0xA0:
-            raise ValueError(
-                _("%(what)s contains a control character (U+%(code)04X)")
-                % {"what": what, "code": ord(char)}
-            )
+            raise ValueError(_("contains a control character (U+%(code)04X)") % {"code": ord(char)})
     return value
 
 
@@ -288,7 +288,7 @@ class HouseholdIn(BaseModel):
     @field_validator("origin_settlement")
     @classmethod
     def _origin(cls, value: str) -> str:
-        return _no_control_chars(value, what="the settlement")
+        return _no_control_chars(value)
 
     @field_validator("phone")
     @classmethod

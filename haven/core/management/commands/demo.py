@@ -83,7 +83,13 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{port}/"
         write("")
         write(_("Demo users (passwords are new each time `haven demo` runs):"))
-        write(f"  {_('role'):<17} {_('username'):<16} {_('password'):<20} {_('site')}")
+        role, username, password_label, site_label = (
+            _("role"),
+            _("username"),
+            _("password"),
+            _("site"),
+        )
+        write(f"  {role:<17} {username:<16} {password_label:<20} {site_label}")
         for user, password in logins:
             if user.role == User.Role.PARTNER_ANALYST:
                 site = _("aggregates only")
