@@ -1,6 +1,5 @@
 """Writing audit rows. Callers are actions (inside their transaction) and audited reads."""
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -8,29 +7,6 @@ from uuid import UUID
 from django.utils import timezone
 
 from haven.core.models import AuditEvent, Site, User
-
-
-def audit_event(
-    *,
-    user: User | None,
-    action: str,
-    object_type: str,
-    object_uuid: UUID | None,
-    site: Site | None = None,
-    detail: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> AuditEvent:
-    """An unsaved audit row; `record` and `record_many` save them."""
-    return AuditEvent(
-        at=at or timezone.now(),
-        user=user if user is not None and user.pk else None,
-        acting_site_id=user.site_id if user is not None else None,
-        record_site=site,
-        action=action,
-        object_type=object_type,
-        object_uuid=object_uuid,
-        detail=detail or {},
-    )
 
 
 def audit_row(
@@ -56,11 +32,24 @@ def audit_row(
     }
 
 
-def record(**kwargs: Any) -> AuditEvent:
-    event = audit_event(**kwargs)
-    event.save()
-    return event
-
-
-def record_many(events: Iterable[AuditEvent]) -> None:
-    AuditEvent.objects.bulk_create(list(events), batch_size=2000)
+def record(
+    *,
+    user: User | None,
+    action: str,
+    object_type: str,
+    object_uuid: UUID | None,
+    site: Site | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Save one audit row now, inside the caller's transaction."""
+    row = audit_row(
+        user=user,
+        action=action,
+        object_type=object_type,
+        object_uuid=object_uuid,
+        site_id=site.pk if site is not None else None,
+        detail=detail or {},
+        at=at or timezone.now(),
+    )
+    return AuditEvent.objects.create(**row)

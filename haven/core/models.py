@@ -2,7 +2,6 @@
 
 import hashlib
 import uuid
-from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -107,6 +106,3 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
-
-    def as_audit_detail(self) -> dict[str, Any]:
-        return {"token": str(self.uuid), "name": self.name}

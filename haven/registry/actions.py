@@ -45,7 +45,6 @@ class Outcome(enum.StrEnum):
     EXISTS = "exists"  # the same payload was registered before: a retry, answered with the record
     CONFLICT = "conflict"  # the UUID names a different registration
     NOT_FOUND = "not_found"  # unknown site, or one this user may not register at
-    INVALID = "invalid"
 
 
 @dataclass

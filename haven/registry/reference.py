@@ -50,14 +50,3 @@ def settlements_nk() -> list[tuple[str, str, int]]:
             latin = row["common_latin"].split("(")[0].strip()
             rows.append((row["armenian"], latin, population))
         return rows
-
-
-@cache
-def provinces_am() -> list[str]:
-    """Armenia's provinces (marzer) and Yerevan, by their common Latin name."""
-    with (DATA_DIR / "places_am.csv").open(encoding="utf-8") as f:
-        return [
-            row["common_latin"]
-            for row in csv.DictReader(f)
-            if row["type"] in {"capital city", "marz (province)"}
-        ]

@@ -381,8 +381,3 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
                 message = rest
         errors.append(FieldError(field=loc or "__all__", message=message))
     return errors
-
-
-def parse_household(data: Any) -> HouseholdIn:
-    """Validate a decoded JSON object as a household; raises pydantic's ValidationError."""
-    return HouseholdIn.model_validate(data)
