@@ -365,7 +365,7 @@ def member_payload(person: Person) -> dict[str, Any]:
         registered = local_date(person.household.registered_at, person.site.time_zone)
         payload["estimated_age"] = max(0, registered.year - person.birth_year)
     else:
-        payload["birth_date"] = person.birth_date_display
+        payload["birth_date"] = person.birth_date
     return payload
 
 

@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from haven.core.errors import FieldError
 from haven.names import detect_script
-from haven.registry.models import CrossingCount, Household, Person, PersonCorrection
+from haven.registry.models import (
+    CrossingCount,
+    Household,
+    Person,
+    PersonCorrection,
+    partial_date_text,
+)
 from haven.registry.schemas import HouseholdIn
 
 BatchStatus = Literal["created", "exists", "conflict", "not_found", "invalid"]
@@ -145,19 +151,6 @@ def errors_out(errors: list[FieldError]) -> list[FieldErrorOut]:
     return [FieldErrorOut(field=e.field, message=e.message) for e in errors]
 
 
-def birth_date(person: Person) -> str:
-    """The date of birth as precisely as it is known: YYYY, YYYY-MM or YYYY-MM-DD."""
-    return _birth_date_text(person.birth_year, person.birth_month, person.birth_day)
-
-
-def _birth_date_text(year: int, month: int | None, day: int | None) -> str:
-    if month and day:
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    if month:
-        return f"{year:04d}-{month:02d}"
-    return f"{year:04d}"
-
-
 def _member_fields(person: Person) -> dict[str, Any]:
     return {
         "uuid": person.uuid,
@@ -168,7 +161,7 @@ def _member_fields(person: Person) -> dict[str, Any]:
         "patronymic": person.patronymic,
         "patronymic_script": person.patronymic_script,
         "sex": person.sex,
-        "birth_date": birth_date(person),
+        "birth_date": person.birth_date,
         "birth_date_estimated": person.birth_year_estimated,
         "relationship": person.relationship,
         "phone": person.phone,
@@ -222,7 +215,7 @@ def registered_household_out(data: HouseholdIn, household: Household) -> Househo
                 patronymic=member.patronymic,
                 patronymic_script=detect_script(member.patronymic).value,
                 sex=member.sex,
-                birth_date=_birth_date_text(year, month, day),
+                birth_date=partial_date_text(year, month, day),
                 birth_date_estimated=estimated,
                 relationship=member.relationship,
                 phone=member.phone,

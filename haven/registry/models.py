@@ -15,6 +15,15 @@ class NameScript(models.TextChoices):
     NONE = "", _("none")
 
 
+def partial_date_text(year: int, month: int | None, day: int | None) -> str:
+    """YYYY, YYYY-MM or YYYY-MM-DD: a date written only as precisely as it is known."""
+    if month and day:
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    if month:
+        return f"{year:04d}-{month:02d}"
+    return f"{year:04d}"
+
+
 class CrossingCount(models.Model):
     """People and vehicles counted crossing at a site during one period (usually an hour)."""
 
@@ -125,12 +134,13 @@ class Person(models.Model):
         return f"{self.given_name} {self.family_name}"
 
     @property
+    def birth_date(self) -> str:
+        """The date of birth as precisely as it is known: YYYY, YYYY-MM or YYYY-MM-DD."""
+        return partial_date_text(self.birth_year, self.birth_month, self.birth_day)
+
+    @property
     def birth_date_display(self) -> str:
-        if self.birth_day and self.birth_month:
-            return f"{self.birth_year:04d}-{self.birth_month:02d}-{self.birth_day:02d}"
-        if self.birth_month:
-            return f"{self.birth_year:04d}-{self.birth_month:02d}"
-        return f"{self.birth_year:04d}" + (" (estimated)" if self.birth_year_estimated else "")
+        return self.birth_date + (" (estimated)" if self.birth_year_estimated else "")
 
     @property
     def wg_answers(self) -> dict[str, int | None]:
