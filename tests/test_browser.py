@@ -81,6 +81,17 @@ def _sign_in(page: Page, base_url: str, username: str) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base_url}/desk/")
+    page.wait_for_load_state("load")
+    _wait_for_focus(page)
+
+
+def _wait_for_focus(page: Page) -> None:
+    """Keys typed before the page has put the cursor in its first field would be lost."""
+    for _ in range(100):
+        if _focused(page):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the desk page put the cursor in no field")
 
 
 def _type_fields(page: Page, values: list[str]) -> None:
