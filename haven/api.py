@@ -18,6 +18,8 @@ from pydantic.json_schema import models_json_schema
 
 from haven.core.auth import api_auth
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from haven.identity.api import router as identity_router
+from haven.identity.api_check import router as identity_check_router
 from haven.registry.api import REQUEST_MODELS
 from haven.registry.api import router as registry_router
 
@@ -59,6 +61,8 @@ api = HavenAPI(
 )
 api.request_models = REQUEST_MODELS
 api.add_router("/", registry_router)
+api.add_router("/", identity_check_router)
+api.add_router("/identity", identity_router)
 
 
 def _errors(errors: list[FieldError], request: HttpRequest) -> HttpResponse:

@@ -45,6 +45,19 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_probability(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 < number < 1.0:
+        raise ImproperlyConfigured(f"{name} must be a probability between 0 and 1, got {value!r}")
+    return number
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -83,6 +96,7 @@ INSTALLED_APPS = [
     "ninja",
     "haven.core",
     "haven.registry",
+    "haven.identity",
     "haven.simulate",
 ]
 
@@ -197,6 +211,12 @@ X_FRAME_OPTIONS = "DENY"
 # Registration limits: a household and a batch are bounded so one request cannot exhaust a worker.
 HAVEN_BATCH_LIMIT = env_int("HAVEN_BATCH_LIMIT", 1000)
 HAVEN_MAX_MEMBERS = env_int("HAVEN_MAX_MEMBERS", 40)
+# Identity resolution: a pair at or above DUPLICATE is linked automatically (and stays
+# reviewable); at or above POSSIBLE it waits for a caseworker's decision.
+HAVEN_IDENTITY_DUPLICATE = env_probability("HAVEN_IDENTITY_DUPLICATE", 0.93)
+HAVEN_IDENTITY_POSSIBLE = env_probability("HAVEN_IDENTITY_POSSIBLE", 0.5)
+if HAVEN_IDENTITY_POSSIBLE > HAVEN_IDENTITY_DUPLICATE:
+    raise ImproperlyConfigured("HAVEN_IDENTITY_POSSIBLE must not be above HAVEN_IDENTITY_DUPLICATE")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HAVEN_MAX_REQUEST_BYTES", 16 * 1024 * 1024)
 
 LOGGING = {

@@ -9,4 +9,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("haven.core.urls")),
     path("", include("haven.registry.urls")),
+    path("identity/", include("haven.identity.urls")),
 ]

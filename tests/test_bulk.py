@@ -132,6 +132,10 @@ def test_person_rows_round_trip_with_lists_and_nulls(personas: Personas) -> None
         "wg_remembering": None,
         "wg_selfcare": None,
         "wg_communicating": 4,
+        "given_key": "aram",
+        "family_key": "arutunean",
+        "patronymic_key": "",
+        "identity": person_uuid,
     }
 
     ids = insert_rows(Person, [row], key="uuid")

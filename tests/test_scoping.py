@@ -76,6 +76,19 @@ def test_search_finds_names_in_any_script(personas: Personas, two_households: Pa
     assert selectors.search_persons(personas.bob, "Հասմիկ").count() == 1
 
 
+def test_search_finds_a_name_typed_in_another_script(
+    personas: Personas, two_households: Pair
+) -> None:
+    # Each household holds Հարությունյան (Armenian), Арутюнян (Russian) and Harutyunyan (Latin).
+    for query in ("Harutyunyan", "Арутюнян", "Հարությունյան", "Arutiunian"):
+        found = selectors.search_persons(personas.alice, query)
+        assert {p.family_name for p in found} == {"Հարությունյան", "Арутюнян", "Harutyunyan"}
+    # The given name too: Hasmik and Асмик are Հասմիկ.
+    assert {p.given_name for p in selectors.search_persons(personas.dan, "Асмик")} == {"Հասմիկ"}
+    # Still scoped: bob sees only Goris.
+    assert {p.site.code for p in selectors.search_persons(personas.bob, "Arutyunyan")} == {"GORIS"}
+
+
 def test_household_reads_shown_to_a_user_are_audited(
     personas: Personas, two_households: Pair
 ) -> None:

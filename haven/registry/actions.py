@@ -22,7 +22,7 @@ from haven.core.bulk import insert_rows
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import AuditEvent, Site, User
 from haven.core.selectors import site_for_registration
-from haven.names import detect_script
+from haven.names import detect_script, name_forms
 from haven.registry.models import (
     CrossingCount,
     Household,
@@ -320,6 +320,10 @@ def _person_row(member: Member, household_id: int, site_id: int, on: date) -> di
         "patronymic": member.patronymic,
         "patronymic_script": detect_script(member.patronymic).value,
         "name_search": name_search_key(member.given_name, member.family_name, member.patronymic),
+        "given_key": name_forms(member.given_name, "given").key,
+        "family_key": name_forms(member.family_name, "family").key,
+        "patronymic_key": name_forms(member.patronymic, "patronymic").key,
+        "identity": member.uuid,
         "sex": member.sex,
         "birth_year": year,
         "birth_month": month,
@@ -493,7 +497,8 @@ def _columns_for(field: str) -> list[str]:
     if field == "birth_date":
         return ["birth_year", "birth_month", "birth_day", "birth_year_estimated"]
     if field in {"given_name", "family_name", "patronymic"}:
-        return [field, f"{field}_script", "name_search"]
+        key = field.removesuffix("_name") + "_key"
+        return [field, f"{field}_script", "name_search", key]
     return [field]
 
 

@@ -80,7 +80,7 @@ def _errors_of(exc: ValidationError) -> list[FieldError]:
     return [FieldError("body", e.message) if e.field == "__all__" else e for e in field_errors(exc)]
 
 
-def _parse(request: HttpRequest, model: type[M]) -> M:
+def parse_body(request: HttpRequest, model: type[M]) -> M:
     data = _json_body(request)
     try:
         return model.model_validate(data)
@@ -101,7 +101,7 @@ def _parse(request: HttpRequest, model: type[M]) -> M:
 )
 def register_household(request: HttpRequest) -> Status[HouseholdOut]:
     user = request_user(request)
-    data = _parse(request, HouseholdIn)
+    data = parse_body(request, HouseholdIn)
     household, created = actions.register_household(data=data, acting_user=user)
     if created:
         # Answered from what was just written: reading it back would cost three queries.
@@ -242,7 +242,7 @@ def get_person(request: HttpRequest, person_uuid: UUID) -> PersonOut:
 )
 def record_crossing_count(request: HttpRequest) -> Status[CrossingCountOut]:
     user = request_user(request)
-    data = _parse(request, CrossingCountIn)
+    data = parse_body(request, CrossingCountIn)
     count, created = actions.record_crossing_count(data=data, acting_user=user)
     return Status(201 if created else 200, crossing_count_out(count))
 

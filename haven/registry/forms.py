@@ -201,6 +201,24 @@ class MemberRow:
     def is_blank(self) -> bool:
         return not any(self.values.get(name, "").strip() for name in _TYPED_FIELDS)
 
+    def check_payload(self, *, origin_settlement: str) -> dict[str, Any]:
+        """What identifies this member, as the desk-time check (POST /api/identity/check) reads
+        it; desk.js builds the same from the inputs."""
+        payload: dict[str, Any] = {
+            name: self.values.get(name, "").strip()
+            for name in ("given_name", "family_name", "patronymic", "sex", "phone")
+        }
+        birth_date = self.values.get("birth_date", "").strip()
+        if birth_date:
+            payload["birth_date"] = birth_date
+        else:
+            payload["estimated_age"] = self.values.get("estimated_age", "").strip() or None
+        payload["origin_settlement"] = origin_settlement.strip()
+        payload["documents"] = [
+            number for _kind, name, _country in DOCUMENT_INPUTS if (number := self.values.get(name))
+        ]
+        return payload
+
     @classmethod
     def blank(cls, index: int, *, member_uuid: str | None = None) -> "MemberRow":
         values = dict.fromkeys(MEMBER_FIELDS, "")

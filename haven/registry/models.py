@@ -105,6 +105,14 @@ class Person(models.Model):
     # The three names case-folded in one string, for case-insensitive search in any script on
     # every database (SQLite folds only ASCII in LIKE): derived, rewritten on every name change.
     name_search = models.CharField(max_length=310, editable=False, default="")
+    # Phonetic keys of the names in any script (haven.names), so that Հարությունյան, Harutyunyan
+    # and Арутюнян are found together: derived, rewritten on every name change.
+    given_key = models.CharField(max_length=100, editable=False, default="")
+    family_key = models.CharField(max_length=100, editable=False, default="")
+    patronymic_key = models.CharField(max_length=100, editable=False, default="")
+    # Who this record is: the person's own uuid until haven.identity links it with other records
+    # of the same person (every move is an identity.Link, so a merge can be undone).
+    identity = models.UUIDField(editable=False)
     sex = models.CharField(max_length=1, choices=Sex.choices)
     # A date of birth may be known to the day, the month, the year, or only as an estimated age.
     birth_year = models.PositiveSmallIntegerField()
@@ -128,6 +136,10 @@ class Person(models.Model):
         indexes = [
             models.Index(fields=["site", "family_name"], name="person_site_family"),
             models.Index(fields=["site", "given_name"], name="person_site_given"),
+            models.Index(fields=["family_key", "given_key"], name="person_name_keys"),
+            models.Index(fields=["given_key", "birth_year"], name="person_given_year"),
+            models.Index(fields=["family_key", "birth_year"], name="person_family_year"),
+            models.Index(fields=["identity"], name="person_identity"),
         ]
 
     def __str__(self) -> str:

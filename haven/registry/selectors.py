@@ -17,6 +17,7 @@ from haven.core.bulk import insert_rows
 from haven.core.errors import FieldError, InvalidInput, NotFound
 from haven.core.models import AuditEvent, User
 from haven.core.selectors import sites_with_personal_data
+from haven.names import name_forms
 from haven.registry.models import CrossingCount, Household, Person
 
 
@@ -84,8 +85,13 @@ def search_persons(user: User, query: str, *, site_code: str | None = None) -> Q
     if query:
         condition = Q()
         for term in query.split()[:4]:
+            # A name in any script or spelling: Harutyunyan finds Հարությունյան and Арутюнян.
+            key = name_forms(term, "family").key
+            given_key = name_forms(term, "given").key
             condition &= (
                 Q(name_search__contains=term.casefold())
+                | (Q(family_key=key) if key else Q(pk__in=[]))
+                | (Q(given_key=given_key) if given_key else Q(pk__in=[]))
                 | Q(phone__contains=term)
                 | Q(household__phone__contains=term)
                 | Q(documents__number__iexact=term)

@@ -25,6 +25,8 @@ from pydantic import ValidationError
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import Site, User
 from haven.core.selectors import REGISTERING_ROLES, sees_personal_data, sites_with_personal_data
+from haven.identity.api_check import CandidateOut, CheckIn, candidates_out, run_check
+from haven.identity.selectors import identity_members, may_review
 from haven.registry import actions, selectors
 from haven.registry.audit_trail import may_read_audit_trail, person_audit_trail
 from haven.registry.forms import (
@@ -91,13 +93,13 @@ def desk(request: HttpRequest) -> HttpResponse:
         # The no-JavaScript way to add a member: the same form again with one more row.
         if len(form.rows) < settings.HAVEN_MAX_MEMBERS:
             form.add_row()
-        return _render_desk(request, form, sites, fixed_site)
+        return _render_desk(request, form, sites, fixed_site, checks=_desk_checks(user, form))
 
     try:
         household, created = _register(form, user)
     except InvalidInput as exc:
         form.add_errors(exc.errors)
-        return _render_desk(request, form, sites, fixed_site)
+        return _render_desk(request, form, sites, fixed_site, checks=_desk_checks(user, form))
     except NotFound:
         form.add_error("site", _("You may not register people at this site."))
         return _render_desk(request, form, sites, fixed_site)
@@ -176,6 +178,25 @@ def _stored_registration_time(user: User, household_uuid: str) -> datetime | Non
         return None
 
 
+def _desk_checks(user: User, form: DeskForm) -> list[tuple[MemberRow, list[CandidateOut]]]:
+    """The desk-time check for a form sent back to the desk (one more row, or errors to fix):
+    the members typed so far and who may already be registered as them. With JavaScript the
+    desk shows the same while the names are typed (desk.js); without it, this is when it shows."""
+    checks = []
+    for row in form.rows:
+        if row.is_blank:
+            continue
+        payload = row.check_payload(origin_settlement=form.origin_settlement)
+        try:
+            data = CheckIn.model_validate(payload)
+        except ValidationError:
+            continue  # not enough typed yet, or an error the registration itself points out
+        candidates = candidates_out(user, run_check(user, data))
+        if candidates:
+            checks.append((row, candidates))
+    return checks
+
+
 def _render_desk(
     request: HttpRequest,
     form: DeskForm,
@@ -183,6 +204,7 @@ def _render_desk(
     fixed_site: str | None,
     *,
     conflict: bool = False,
+    checks: list[tuple[MemberRow, list[CandidateOut]]] | None = None,
 ) -> HttpResponse:
     spare = max(0, settings.HAVEN_MAX_MEMBERS - len(form.rows))
     context = {
@@ -201,6 +223,7 @@ def _render_desk(
         "spare_uuids": [str(uuid_lib.uuid4()) for _ in range(spare)],
         "max_members": settings.HAVEN_MAX_MEMBERS,
         "conflict": conflict,
+        "checks": checks or [],
     }
     return render(request, "registry/desk.html", context)
 
@@ -274,6 +297,8 @@ def person(request: HttpRequest, person_uuid: UUID) -> HttpResponse:
         "correctable": [(name, FIELD_LABELS[name]) for name in actions.CORRECTABLE_FIELDS],
         "correction": correction,
         "may_read_audit_trail": may_read_audit_trail(user),
+        "same_person": _same_person(user, record),
+        "may_review": may_review(user),
     }
     return render(request, "registry/person.html", context)
 
@@ -321,6 +346,16 @@ def _correction_errors(errors: list[FieldError]) -> dict[str, list[str]]:
         name = error.field if error.field in {"field", "reason"} else "value"
         by_input.setdefault(name, []).append(error.message)
     return by_input
+
+
+def _same_person(user: User, record: Person) -> list[Person]:
+    """Other records of this person at the sites the user may see; showing them is a read."""
+    others = [p for p in identity_members(user, record.identity) if p.pk != record.pk]
+    if others:
+        selectors.audit_listed(
+            user, "person.view", [(p.uuid, p.site_id) for p in others], via="same_person"
+        )
+    return others
 
 
 # --- a person's audit trail -------------------------------------------------------------------

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from haven.core.actions import create_user, set_password
 from haven.core.models import Site, User
+from haven.identity.batch import run_linkage
 from haven.registry.models import Person
 from haven.simulate.influx import simulate_influx
 from haven.simulate.loader import ensure_sites, load_influx, simulator_user
@@ -125,6 +126,20 @@ class Command(BaseCommand):
                     "d": influx.duplicate_records,
                     "c": report.crossing_counts,
                     "s": report.seconds,
+                }
+            )
+            write(_("Finding the people registered twice (identity resolution)…"))
+            run = run_linkage(acting_user=simulator_user())
+            write(
+                _(
+                    "%(dup)d pairs linked as one person, %(pos)d possible duplicates for review"
+                    " (model v%(v)d), in %(s).1f s."
+                )
+                % {
+                    "dup": run.duplicates,
+                    "pos": run.possible,
+                    "v": run.model.version,
+                    "s": sum(run.summary["seconds"].values()),
                 }
             )
         if options["no_serve"]:

@@ -1,0 +1,222 @@
+"""The desk-time check: while a registrar types a person, who already registered may be them?
+
+Candidates come from the indexed name keys (any script), the birth year and document numbers;
+each is scored with the trained model's weights, level by level, by the same comparisons the batch
+uses (haven.identity.comparisons), so the probability shown at the desk is the batch's
+probability. Registrars see only what tells two people apart (names as typed, birth date, sex,
+site, when registered), and every candidate shown is an audited read.
+"""
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from haven.core.models import User
+from haven.identity.comparisons import COMPARISONS, Features, features, scripts_of
+from haven.identity.models import LinkageModel
+from haven.identity.records import PERSON_COLUMNS, person_features
+from haven.identity.scoring import FREQUENCY_KEYS, Frequencies, Weights, probability
+from haven.registry.models import IdentityDocument, Person
+from haven.registry.selectors import audit_listed
+
+CANDIDATES_SCANNED = 200  # per lookup; enough for the commonest name at a million records
+STARTER_MODEL = Path(__file__).resolve().parent / "data" / "starter_model.json"
+
+
+@lru_cache(maxsize=4)
+def _weights_for(version: str, text: str) -> Weights:
+    return Weights(json.loads(text), version=version)
+
+
+def current_weights() -> Weights:
+    """The newest trained model; before the first batch run, the starter model that ships with
+    Haven (trained the same way on a simulated influx: see the README)."""
+    newest = LinkageModel.objects.order_by("-version").values_list("version", flat=True).first()
+    if newest is not None:
+        model = LinkageModel.objects.values_list("settings", flat=True).get(version=newest)
+        return _weights_for(f"v{newest}", json.dumps(model, sort_keys=True))
+    return _weights_for("starter", STARTER_MODEL.read_text(encoding="utf-8"))
+
+
+# A registry of a few people says little about how common a name is (with one person registered,
+# every name would look universal and agree for nothing): the model's average share of a name
+# counts as this many records more, and the registry's own counts take over as it grows.
+PRIOR_RECORDS = 1000
+
+
+_TOTAL: dict[str, float] = {}
+TOTAL_SECONDS = 60.0  # how long a count of the registry is reused
+
+
+def registered_total() -> int:
+    """How many persons are registered, counted at most once a minute: a count is a full scan
+    on PostgreSQL, and a share of a name needs only its order of magnitude."""
+    now = time.monotonic()
+    if now - _TOTAL.get("at", -TOTAL_SECONDS) >= TOTAL_SECONDS:
+        _TOTAL["value"] = Person.objects.count()
+        _TOTAL["at"] = now
+    return int(_TOTAL["value"])
+
+
+class RegistryFrequencies:
+    """How common a name key is among everyone registered (two indexed counts per check)."""
+
+    def __init__(self, weights: Weights) -> None:
+        self.total = registered_total()
+        # The chance that two records picked at random share the name's key: the average share.
+        self.prior = {
+            part: sum(
+                level.u
+                for label, level in weights.by_label.get(part, {}).items()
+                if label in {"same_spelling", "same_name"}
+            )
+            for part in FREQUENCY_KEYS
+        }
+        self._cache: dict[tuple[str, str], float] = {}
+
+    def share(self, part: str, key: str) -> float:
+        if (part, key) not in self._cache:
+            column = FREQUENCY_KEYS[part]
+            count = Person.objects.filter(**{column: key}).count()
+            prior = PRIOR_RECORDS * self.prior.get(part, 0.0)
+            self._cache[(part, key)] = max(count + prior, 1) / (self.total + PRIOR_RECORDS)
+        return self._cache[(part, key)]
+
+
+@dataclass(frozen=True)
+class Reason:
+    field: str
+    level: str
+    weight: float
+    scripts: tuple[str, str]  # the scripts the two names were typed in, for name fields
+
+
+@dataclass(frozen=True)
+class Candidate:
+    person: Person
+    probability: float
+    match_weight: float
+    reasons: list[Reason]
+
+
+def score(
+    query: Features, other: Features, weights: Weights, frequencies: Frequencies
+) -> tuple[float, list[Reason]]:
+    """The pair's weight and its reasons, strongest first: the batch's arithmetic exactly."""
+    total = weights.prior
+    reasons = []
+    for comparison in COMPARISONS:
+        level = comparison.level_of(query, other)
+        if level.null:
+            continue
+        column = FREQUENCY_KEYS.get(comparison.name)
+        share = frequencies.share(comparison.name, getattr(query, column)) if column else None
+        weight = weights.weight(comparison.name, level.label, share)
+        total += weight
+        reasons.append(
+            Reason(
+                field=comparison.name,
+                level=level.label,
+                weight=round(weight, 2),
+                scripts=(scripts_of(query, comparison.name), scripts_of(other, comparison.name)),
+            )
+        )
+    reasons.sort(key=lambda r: -r.weight)
+    return total, reasons
+
+
+def find_candidates(
+    *,
+    user: User,
+    given_name: str,
+    family_name: str,
+    patronymic: str = "",
+    sex: str,
+    birth_year: int,
+    birth_month: int | None = None,
+    birth_day: int | None = None,
+    birth_estimated: bool = False,
+    registered_year: int | None = None,
+    origin: str = "",
+    phone: str = "",
+    documents: list[str] | None = None,
+    specific_needs: list[str] | None = None,
+    functioning: Sequence[int | None] = (),
+    limit: int = 5,
+    threshold: float | None = None,
+    exclude_household: int | None = None,
+) -> list[Candidate]:
+    """Registered people who may be this person, most probable first, at or above `threshold`
+    (default: the "possible duplicate" threshold)."""
+    threshold = settings.HAVEN_IDENTITY_POSSIBLE if threshold is None else threshold
+    query = features(
+        unique_id=0,
+        household_id=0,
+        given_name=given_name,
+        family_name=family_name,
+        patronymic=patronymic,
+        sex=sex,
+        birth_year=birth_year,
+        birth_month=birth_month,
+        birth_day=birth_day,
+        birth_estimated=birth_estimated,
+        registered_year=registered_year or timezone.now().year,
+        origin=origin,
+        phone=phone,
+        documents=documents or [],
+        needs=specific_needs or [],
+        functioning=functioning,
+    )
+    condition = Q(pk__in=[])
+    if query.given_key and query.family_key:
+        condition |= Q(given_key=query.given_key, family_key=query.family_key)
+    if query.given_key:
+        condition |= Q(given_key=query.given_key, birth_year=birth_year)
+    if query.family_key:
+        condition |= Q(family_key=query.family_key, birth_year=birth_year)
+    if documents:
+        condition |= Q(
+            pk__in=IdentityDocument.objects.filter(number__in=documents).values("person")
+        )
+    persons = Person.objects.filter(condition)
+    if exclude_household is not None:
+        persons = persons.exclude(household_id=exclude_household)
+    rows = list(persons.values_list(*PERSON_COLUMNS)[:CANDIDATES_SCANNED])
+    if not rows:
+        return []
+    docs: dict[int, list[str]] = {}
+    for person_id, number in IdentityDocument.objects.filter(
+        person_id__in=[r[0] for r in rows]
+    ).values_list("person_id", "number"):
+        docs.setdefault(person_id, []).append(number)
+    weights = current_weights()
+    frequencies = RegistryFrequencies(weights)
+    scored = []
+    for row in rows:
+        other = person_features(row, docs.get(row[0], []))
+        weight, reasons = score(query, other, weights, frequencies)
+        chance = probability(weight)
+        if chance >= threshold:
+            scored.append((chance, weight, row[0], reasons))
+    scored.sort(key=lambda item: (-item[0], item[2]))
+    scored = scored[:limit]
+    shown = Person.objects.select_related("site", "household").in_bulk([s[2] for s in scored])
+    candidates = [
+        Candidate(person=shown[pk], probability=chance, match_weight=weight, reasons=reasons)
+        for chance, weight, pk, reasons in scored
+    ]
+    if candidates:
+        audit_listed(
+            user,
+            "person.check",
+            [(c.person.uuid, c.person.site_id) for c in candidates],
+            via="desk_check",
+        )
+    return candidates
