@@ -51,3 +51,12 @@ def test_a_registrar_sees_no_record_of_another_site(personas: Personas) -> None:
     assert "None found at the sites you can see." in html
     assert f"/identity/{first.identity}/" not in html
     assert not AuditEvent.objects.filter(object_uuid=second.uuid, action="person.view").exists()
+
+
+def test_the_registrations_page_counts_each_person_once(personas: Personas) -> None:
+    _linked_pair(personas)
+    client = Client()
+    client.force_login(personas.carol)
+    html = client.get("/registrations/").content.decode()
+    assert "2 people registered at your sites." in html
+    assert "Counting each person once, however often registered: 1." in html

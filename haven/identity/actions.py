@@ -20,7 +20,7 @@ from haven.core import audit
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import User
 from haven.identity.engine import components
-from haven.identity.models import CandidatePair, Decision, Link
+from haven.identity.models import NOTE_LENGTH, CandidatePair, Decision, Link
 from haven.identity.selectors import may_review, pairs_for
 from haven.registry.models import Person
 
@@ -36,8 +36,10 @@ def decide_pairs(
     pair_ids = list(dict.fromkeys(pair_ids))  # one decision a pair, however often it is named
     if not pair_ids:
         raise InvalidInput([FieldError("pairs", _("choose at least one pair"))])
-    if len(note) > 500:
-        raise InvalidInput([FieldError("note", _("at most 500 characters"))])
+    if len(note) > NOTE_LENGTH:
+        raise InvalidInput(
+            [FieldError("note", _("at most %(limit)d characters") % {"limit": NOTE_LENGTH})]
+        )
     if not may_review(acting_user):
         raise NotFound("pair", pair_ids[0])
     decided = []
@@ -138,8 +140,8 @@ def _refuse_joining_rejected(first: UUID, second: UUID) -> None:
     if clash.exists():
         raise Conflict(
             _(
-                "one of these records was decided to be a different person from one of the"
-                " other's records; undo that decision first"
+                "a record of one of these identities was decided to be a different person from"
+                " a record of the other; undo that decision first"
             )
         )
 

@@ -18,12 +18,12 @@ from haven.core.errors import FieldError, InvalidInput
 from haven.core.models import User
 from haven.core.selectors import sites_with_personal_data
 from haven.identity import selectors
-from haven.identity.models import CandidatePair, Decision
+from haven.identity.models import NOTE_LENGTH, CandidatePair, Decision
 from haven.identity.reasons import reason_text
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
-MAX_NOTE = 500
+MAX_NOTE = NOTE_LENGTH
 # Pairs decided in one go: a page of the queue, with room to spare.
 MAX_DECIDED = 500
 
@@ -51,7 +51,7 @@ EXTRA_LEVEL_WORDS: dict[tuple[str, str], Promise] = {
     ("phone", "null"): _("phone missing on one record"),
     ("documents", "null"): _("documents missing on one record"),
     ("household", "relatives_match"): _("relatives also match"),
-    ("household", "same_household"): _("same household (held apart)"),
+    ("household", "same_household"): _("same household (never linked automatically)"),
 }
 
 STATUS_CHOICES = CandidatePair.Status.choices

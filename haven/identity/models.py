@@ -105,6 +105,9 @@ class CandidatePair(models.Model):
         return f"{self.person_a_id}~{self.person_b_id} ({self.match_probability:.3f})"
 
 
+NOTE_LENGTH = 500  # a decision's note
+
+
 class Decision(models.Model):
     """A caseworker's decision on a pair: the labels that can retrain the model."""
 
@@ -114,7 +117,7 @@ class Decision(models.Model):
 
     pair = models.ForeignKey(CandidatePair, on_delete=models.PROTECT, related_name="decisions")
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
-    note = models.CharField(max_length=500, blank=True)
+    note = models.CharField(max_length=NOTE_LENGTH, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -65,7 +65,7 @@ _OTHER_LEVELS: dict[str, dict[str, Promise]] = {
     },
     "household": {
         "relatives_match": _("relatives also match"),
-        "same_household": _("same household (held apart)"),
+        "same_household": _("same household (never linked automatically)"),
     },
 }
 

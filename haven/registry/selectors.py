@@ -76,6 +76,11 @@ def person_for(user: User, person_uuid: UUID, *, purpose: str) -> Person:
     return person
 
 
+def unique_people(user: User) -> int:
+    """People at the user's sites, each counted once however many records they have."""
+    return persons_for(user).values("identity").distinct().count()
+
+
 def search_persons(user: User, query: str, *, site_code: str | None = None) -> QuerySet[Person]:
     """Registrations matching a name, phone, document number or UUID, newest first."""
     persons = persons_for(user).select_related("household", "site")

@@ -241,7 +241,13 @@ def registrations(request: HttpRequest) -> HttpResponse:
     selectors.audit_listed(
         user, "person.list", [(p.uuid, p.site_id) for p in page], via="page", query=query
     )
-    context = {"page": page, "query": query, "sites": sites_with_personal_data(user)}
+    context = {
+        "page": page,
+        "query": query,
+        "sites": sites_with_personal_data(user),
+        # Registrations of one person (linked by haven.identity) count once here.
+        "unique_people": 0 if query else selectors.unique_people(user),
+    }
     return render(request, "registry/registrations.html", context)
 
 

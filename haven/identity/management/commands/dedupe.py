@@ -19,6 +19,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from haven.core.management.base import HavenCommand
+from haven.core.models import User
 from haven.identity.batch import run_linkage
 from haven.identity.evaluate import evaluate
 from haven.registry.models import Person
@@ -91,7 +92,12 @@ class Command(HavenCommand):
             self.stdout.write(json.dumps(result, indent=2))
 
     def _run(self, options: dict[str, Any]) -> None:
-        user = self.acting_user(options)
+        try:
+            user: User | None = self.acting_user(options)
+        except CommandError:
+            if options.get("as_user"):
+                raise
+            user = None  # no administrator yet: the run is audited as Haven's own
         quiet = options["no_progress"] or not sys.stderr.isatty()
         bar = tqdm(total=len(STAGES), disable=quiet, unit="step", file=sys.stderr)
 
