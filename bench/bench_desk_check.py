@@ -438,6 +438,8 @@ def main(argv: list[str]) -> int:
             print(f"benchmarking on {kind} ...", file=sys.stderr, flush=True)
             kind_figures, results[kind] = bench_database(kind, pg_url, influx_file, args, root)
             figures += kind_figures
+            # Now as well as in the final table: a long run stopped later keeps these figures.
+            print(table(kind_figures), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     total = time.perf_counter() - began

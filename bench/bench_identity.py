@@ -32,6 +32,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "haven.settings")
 os.environ.setdefault("HAVEN_VAR_DIR", tempfile.mkdtemp(prefix="haven-bench-identity-"))
 
 import django  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 
 django.setup()
 
@@ -203,12 +205,20 @@ def febrl4_rows() -> list[Row]:
     ]
 
 
-def scale_child(people: int) -> None:
-    """Run in its own process: simulate, then time features from the typed names, training,
-    prediction and clustering; print the figures as JSON."""
+def scale_prepare(people: int, path: Path) -> None:
+    """In its own process: simulate, and write the records as typed to a Parquet file."""
     typed, _truth = typed_records(people, 7)
+    columns = {name: [t[name] for t in typed] for name in typed[0]}
+    pq.write_table(pa.table(columns), path)
+
+
+def scale_child(path: Path) -> None:
+    """In its own process: read the records as typed, then time features from the typed names,
+    training, prediction and clustering; print the figures and the peak memory as JSON."""
+    table = pq.read_table(path)
     started = time.perf_counter()
-    records = [features(**t) for t in typed]
+    records = [features(**row) for row in table.to_pylist()]
+    del table
     features_seconds = time.perf_counter() - started
     result = engine.link(records)
     total = time.perf_counter() - started
@@ -226,14 +236,22 @@ def scale_child(people: int) -> None:
     )
 
 
-def scale_rows(people: int) -> list[Row]:
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, __file__, "--scale-child", str(people)],
+def _child(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, __file__, *args],
         capture_output=True,
         text=True,
         check=False,
         env={**os.environ},
     )
+
+
+def scale_rows(people: int) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="haven-bench-scale-") as folder:
+        path = Path(folder) / "typed.parquet"
+        done = _child("--scale-prepare", str(people), str(path))
+        if done.returncode == 0:
+            done = _child("--scale-child", str(path))
     if done.returncode != 0:
         return [Row("batch end to end", f"{people:,} people", "FAILED", note=done.stderr[-500:])]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
@@ -243,14 +261,15 @@ def scale_rows(people: int) -> list[Row]:
             f"simulated {people:,} people, {figures['records']:,} records",
             f"{figures['seconds']:.1f} s",
             f"≤ {SCALE_SECONDS_TARGET:.0f} s",
-            f"{figures['pairs']:,} pairs kept; features {figures['features_seconds']:.1f} s",
+            f"{figures['pairs']:,} pairs kept; features from the typed names"
+            f" {figures['features_seconds']:.1f} s",
         ),
         Row(
             "peak memory of that process",
             f"{people:,} people",
             f"{figures['peak_gb']:.2f} GB",
             f"≤ {SCALE_MEMORY_TARGET_GB:.0f} GB",
-            "includes the simulated influx held in memory",
+            "the records read from a file as typed, then everything the batch holds",
         ),
     ]
 
@@ -274,8 +293,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scale", type=int, help="people for the scale run (1,000,000; smoke 0)")
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--no-febrl", action="store_true", help="skip FEBRL4")
-    parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--scale-prepare", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--scale-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.scale_prepare:
+        scale_prepare(int(args.scale_prepare[0]), Path(args.scale_prepare[1]))
+        return 0
     if args.scale_child:
         scale_child(args.scale_child)
         return 0

@@ -37,6 +37,7 @@ def _fresh_registry_count() -> None:
     from haven.identity import check
 
     check._TOTAL.clear()
+    check._SHARES.clear()
 
 
 def _user(username: str, role: str, site: Site | None = None) -> User:

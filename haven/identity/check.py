@@ -15,7 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
+from django.db.models import F, Q
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from haven.core.models import User
@@ -26,7 +28,8 @@ from haven.identity.scoring import FREQUENCY_KEYS, Frequencies, Weights, probabi
 from haven.registry.models import IdentityDocument, Person
 from haven.registry.selectors import audit_listed
 
-CANDIDATES_SCANNED = 200  # per lookup; enough for the commonest name at a million records
+CANDIDATES_SCANNED = 200  # per lookup, the closest birth years first
+YEARS_APART = 6  # the name pair alone finds births this many years either side
 STARTER_MODEL = Path(__file__).resolve().parent / "data" / "starter_model.json"
 
 
@@ -60,9 +63,38 @@ def registered_total() -> int:
     on PostgreSQL, and a share of a name needs only its order of magnitude."""
     now = time.monotonic()
     if now - _TOTAL.get("at", -TOTAL_SECONDS) >= TOTAL_SECONDS:
-        _TOTAL["value"] = Person.objects.count()
+        _TOTAL["value"] = _estimated_count() or Person.objects.count()
         _TOTAL["at"] = now
     return int(_TOTAL["value"])
+
+
+def _estimated_count() -> int:
+    """PostgreSQL's own estimate of the table's rows (kept by ANALYZE and autovacuum): free,
+    where COUNT(*) reads a million rows. 0 where there is none (SQLite, a never-analysed table)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Person._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return max(0, int(row[0])) if row else 0
+
+
+_SHARES: dict[tuple[str, str], tuple[float, int]] = {}  # (part, key) → (when, count)
+
+
+def _name_count(part: str, key: str) -> int:
+    """How many records have this name key, counted at most once a minute per key: the
+    commonest names are tens of thousands of index entries, and their share barely moves."""
+    now = time.monotonic()
+    cached = _SHARES.get((part, key))
+    if cached is None or now - cached[0] >= TOTAL_SECONDS:
+        count = Person.objects.filter(**{FREQUENCY_KEYS[part]: key}).count()
+        _SHARES[(part, key)] = cached = (now, count)
+        if len(_SHARES) > 100_000:  # names are few; a flood of odd ones must not grow this
+            _SHARES.clear()
+    return cached[1]
 
 
 class RegistryFrequencies:
@@ -83,8 +115,7 @@ class RegistryFrequencies:
 
     def share(self, part: str, key: str) -> float:
         if (part, key) not in self._cache:
-            column = FREQUENCY_KEYS[part]
-            count = Person.objects.filter(**{column: key}).count()
+            count = _name_count(part, key)
             prior = PRIOR_RECORDS * self.prior.get(part, 0.0)
             self._cache[(part, key)] = max(count + prior, 1) / (self.total + PRIOR_RECORDS)
         return self._cache[(part, key)]
@@ -176,7 +207,13 @@ def find_candidates(
     )
     condition = Q(pk__in=[])
     if query.given_key and query.family_key:
-        condition |= Q(given_key=query.given_key, family_key=query.family_key)
+        # The name pair alone, within the years an estimated age or a typo can move a birth.
+        condition |= Q(
+            given_key=query.given_key,
+            family_key=query.family_key,
+            birth_year__gte=birth_year - YEARS_APART,
+            birth_year__lte=birth_year + YEARS_APART,
+        )
     if query.given_key:
         condition |= Q(given_key=query.given_key, birth_year=birth_year)
     if query.family_key:
@@ -188,7 +225,10 @@ def find_candidates(
     persons = Person.objects.filter(condition)
     if exclude_household is not None:
         persons = persons.exclude(household_id=exclude_household)
-    rows = list(persons.values_list(*PERSON_COLUMNS)[:CANDIDATES_SCANNED])
+    # The closest birth years first: for the commonest names (a thousand Anahit Hovhannisyans at
+    # a million records) the scan must keep the likeliest, not the newest.
+    closest = persons.order_by(Abs(F("birth_year") - birth_year), "pk")
+    rows = list(closest.values_list(*PERSON_COLUMNS)[:CANDIDATES_SCANNED])
     if not rows:
         return []
     docs: dict[int, list[str]] = {}

@@ -462,31 +462,25 @@ COMPARISONS: tuple[Comparison, ...] = (
     _exact("functioning", "functioning"),
 )
 
-# Pairs worth comparing at all: the same person typed in two scripts shares name keys, and a typo
-# in one name is caught by the other name with the birth year, a phone or a document.
+# Pairs worth comparing at all: the same person typed in two scripts shares name keys, and typos
+# are caught by the first letters of the names, the father's name, a phone or a document. Each
+# rule earns its place by the true pairs only it finds (measured on simulated influxes); rules
+# that found almost nothing new cost too many comparisons at a million records.
 BLOCKING_RULES: tuple[str, ...] = (
     "l.given_key = r.given_key AND l.family_key = r.family_key",
-    "l.family_key = r.family_key AND l.birth_year = r.birth_year",
-    "l.given_key = r.given_key AND l.birth_year = r.birth_year AND l.sex = r.sex",
-    "l.family_key = r.family_key AND l.patronymic_key = r.patronymic_key AND l.sex = r.sex",
-    "l.given_key = r.given_key AND l.patronymic_key = r.patronymic_key",
-    # Typos late in both names: the first letters of each, the year and sex.
+    "l.given_key = r.given_key AND l.patronymic_key = r.patronymic_key"
+    " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)",
+    # A typo late in both names: their beginnings, the year and sex.
     "substr(l.given_key, 1, 2) = substr(r.given_key, 1, 2)"
     " AND substr(l.family_key, 1, 3) = substr(r.family_key, 1, 3)"
     " AND l.birth_year = r.birth_year AND l.sex = r.sex",
-    # Both names mistyped: a full birth date, or the father's name and the year.
-    "l.birth_year = r.birth_year AND l.birth_month = r.birth_month AND l.birth_day = r.birth_day"
-    " AND l.sex = r.sex",
-    "l.patronymic_key = r.patronymic_key AND l.birth_year = r.birth_year"
+    # Both names mistyped: the father's name and the year.
+    "l.patronymic_key = r.patronymic_key AND l.birth_year = r.birth_year AND l.sex = r.sex"
     " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)",
-    # A typo early in both names: their first letters, with the year, sex and origin.
+    # A typo anywhere but the first letters: those, with the year, sex and origin.
     "substr(l.given_key, 1, 1) = substr(r.given_key, 1, 1)"
     " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)"
     " AND l.birth_year = r.birth_year AND l.sex = r.sex AND l.origin = r.origin",
-    # ... or late in both: their endings.
-    "right(l.given_key, 3) = right(r.given_key, 3)"
-    " AND right(l.family_key, 4) = right(r.family_key, 4)"
-    " AND l.birth_year = r.birth_year AND l.sex = r.sex",
     "l.phone = r.phone",
     "l.document = r.document",
 )

@@ -15,6 +15,8 @@ weights per comparison level. Two things Splink does not know are added after it
 
 import logging
 import math
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,11 +52,12 @@ MIN_DOCUMENT_PAIRS = 30  # records sharing a document number, to learn m from
 # non-matches than one pair in a million.
 M_FLOOR = 0.005
 U_FLOOR = 1e-6
-CANDIDATE_FLOOR = 0.05  # pairs below this probability are not kept at all
+CANDIDATE_FLOOR = 0.5  # pairs below this probability are not kept (HAVEN_IDENTITY_POSSIBLE)
 # Two records put in one identity must look like one person on their own, at least this likely
 # (their link may come through a third record).
 WITHIN_IDENTITY = 0.5
-PREFILTER_SLACK = 24.0  # bits a rare name and relatives can add to Splink's own weight
+DUCKDB_MEMORY = "2GB"  # DuckDB's share of the batch's memory; beyond it, it spills to disk
+PREFILTER_SLACK = 12.0  # bits a rare name and relatives can add to Splink's own weight
 
 Progress = Callable[[str], None]
 
@@ -139,9 +142,19 @@ def arrow_table(records: Sequence[Features]) -> pa.Table:
 class Engine:
     """One DuckDB database holding the records, and a Splink linker over it."""
 
-    def __init__(self, records: Sequence[Features], *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        records: Sequence[Features],
+        *,
+        threads: int | None = None,
+        memory_limit: str = DUCKDB_MEMORY,
+    ) -> None:
         self.records = records
         self.connection = duckdb.connect()
+        # Room to spill: a million records' blocked pairs need not fit in memory at once.
+        self.spill = tempfile.mkdtemp(prefix="haven-linkage-")
+        self.connection.execute(f"SET temp_directory = '{self.spill}'")
+        self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         if threads is not None:
             self.connection.execute(f"SET threads = {int(threads)}")
         self.connection.register("records_arrow", arrow_table(records))
@@ -152,6 +165,7 @@ class Engine:
 
     def close(self) -> None:
         self.connection.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
     def linker(self, model: dict[str, Any]) -> Linker:
         return Linker(self._frame, model, log_level=logging.ERROR)
@@ -350,9 +364,11 @@ def _support_weight(
     scored: Sequence[tuple[Any, ...]], strong: dict[tuple[int, int], int], threshold: float
 ) -> float:
     """log2(m/u) for "another member of the two households also matches", from this run:
-    m among confident matches, u among the confident non-matches that blocking brought in."""
+    m among confident matches, u among the unlikely pairs that blocking brought in."""
     matched = supported_m = unmatched = supported_u = 0
-    confident, unlikely = weight_of(0.99), weight_of(0.01)
+    # The unlikely pairs are the ones blocking brought in that are probably not one person;
+    # the batch keeps only those it might still lift over its floor, so their bar is not low.
+    confident, unlikely = weight_of(0.99), weight_of(0.2)
     for _, _, h1, h2, weight, _, _ in scored:
         if h1 == h2:
             continue
