@@ -468,13 +468,16 @@ COMPARISONS: tuple[Comparison, ...] = (
 # that found almost nothing new cost too many comparisons at a million records.
 BLOCKING_RULES: tuple[str, ...] = (
     "l.given_key = r.given_key AND l.family_key = r.family_key",
+    "l.family_key = r.family_key AND l.birth_year = r.birth_year",
     "l.given_key = r.given_key AND l.patronymic_key = r.patronymic_key"
     " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)",
     # A typo late in both names: their beginnings, the year and sex.
     "substr(l.given_key, 1, 2) = substr(r.given_key, 1, 2)"
     " AND substr(l.family_key, 1, 3) = substr(r.family_key, 1, 3)"
     " AND l.birth_year = r.birth_year AND l.sex = r.sex",
-    # Both names mistyped: the father's name and the year.
+    # Both names mistyped: a full birth date, or the father's name and the year.
+    "l.birth_year = r.birth_year AND l.birth_month = r.birth_month AND l.birth_day = r.birth_day"
+    " AND l.sex = r.sex",
     "l.patronymic_key = r.patronymic_key AND l.birth_year = r.birth_year AND l.sex = r.sex"
     " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)",
     # A typo anywhere but the first letters: those, with the year, sex and origin.
