@@ -26,17 +26,16 @@ from haven.core.models import User
 from haven.core.selectors import sees_personal_data, sites_with_personal_data
 from haven.identity.check import Candidate, current_weights, find_candidates
 from haven.identity.reasons import reason_text
-from haven.names import name_problem
 from haven.registry import api as registry_api
 from haven.registry.api_schemas import DocumentOut, ErrorOut, ValidationErrorOut
 from haven.registry.models import IdentityDocument
 from haven.registry.schemas import (
     MAX_AGE_YEARS,
-    NAME_PROBLEMS,
     Member,
     birth_date_problem,
+    checked_birth_date,
+    checked_name,
     normalise_phone,
-    parse_birth_date,
 )
 
 router = Router(tags=["identity"])
@@ -67,23 +66,17 @@ class CheckIn(BaseModel):
     @classmethod
     def _required_name(cls, value: str) -> str:
         # The registration's own rule: a name it would refuse is not looked up either.
-        problem = name_problem(value)
-        if problem:
-            raise ValueError(problem.render(str(NAME_PROBLEMS[problem.code])))
-        return value
+        return checked_name(value)
 
     @field_validator("patronymic")
     @classmethod
     def _optional_name(cls, value: str) -> str:
-        return cls._required_name(value) if value else value
+        return checked_name(value) if value else value
 
     @field_validator("birth_date")
     @classmethod
     def _birth_date(cls, value: str | None) -> str | None:
-        if value is None or value.strip() == "":
-            return None
-        parse_birth_date(value)
-        return value.strip()
+        return checked_birth_date(value)
 
     @field_validator("phone")
     @classmethod

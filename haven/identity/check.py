@@ -33,19 +33,29 @@ YEARS_APART = 6  # the name pair alone finds births this many years either side
 STARTER_MODEL = Path(__file__).resolve().parent / "data" / "starter_model.json"
 
 
-@lru_cache(maxsize=4)
-def _weights_for(version: str, text: str) -> Weights:
-    return Weights(json.loads(text), version=version)
-
-
 def current_weights() -> Weights:
     """The newest trained model; before the first batch run, the starter model that ships with
     Haven (trained the same way on a simulated influx: see the README)."""
-    newest = LinkageModel.objects.order_by("-version").values_list("version", flat=True).first()
-    if newest is not None:
-        model = LinkageModel.objects.values_list("settings", flat=True).get(version=newest)
-        return _weights_for(f"v{newest}", json.dumps(model, sort_keys=True))
-    return _weights_for("starter", STARTER_MODEL.read_text(encoding="utf-8"))
+    newest = LinkageModel.objects.order_by("-version").values_list("version", "sha256").first()
+    if newest is None:
+        return _starter_weights()
+    version, digest = newest
+    cached = _TRAINED.get("weights")
+    if cached is None or _TRAINED.get("key") != (version, digest):
+        # Read the model itself (tens of kilobytes) only when a new version appears.
+        model = LinkageModel.objects.values_list("settings", flat=True).get(version=version)
+        cached = Weights(model, version=f"v{version}")
+        _TRAINED.update(key=(version, digest), weights=cached)
+    assert isinstance(cached, Weights)  # noqa: S101 - what this cache holds
+    return cached
+
+
+@lru_cache(maxsize=1)
+def _starter_weights() -> Weights:
+    return Weights(json.loads(STARTER_MODEL.read_text(encoding="utf-8")), version="starter")
+
+
+_TRAINED: dict[str, object] = {}  # the newest trained model's weights, and (version, sha256)
 
 
 # A registry of a few people says little about how common a name is (with one person registered,

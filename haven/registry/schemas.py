@@ -180,6 +180,23 @@ class Disability(BaseModel):
     communicating: WgAnswer | None = None
 
 
+def checked_name(value: str) -> str:
+    """A name as typed, or ValueError saying why it cannot be a name (shared by every schema
+    that takes a name: registration, the desk check)."""
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem.render(str(NAME_PROBLEMS[problem.code])))
+    return value
+
+
+def checked_birth_date(value: str | None) -> str | None:
+    """A partial date of birth as typed (YYYY, YYYY-MM, YYYY-MM-DD), None when blank."""
+    if value is None or value.strip() == "":
+        return None
+    parse_birth_date(value)
+    return value.strip()
+
+
 class Member(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -201,28 +218,17 @@ class Member(BaseModel):
     @field_validator("given_name", "family_name")
     @classmethod
     def _required_name(cls, value: str) -> str:
-        problem = name_problem(value)
-        if problem:
-            raise ValueError(problem.render(str(NAME_PROBLEMS[problem.code])))
-        return value
+        return checked_name(value)
 
     @field_validator("patronymic")
     @classmethod
     def _optional_name(cls, value: str) -> str:
-        if value == "":
-            return value
-        problem = name_problem(value)
-        if problem:
-            raise ValueError(problem.render(str(NAME_PROBLEMS[problem.code])))
-        return value
+        return checked_name(value) if value else value
 
     @field_validator("birth_date")
     @classmethod
     def _birth_date_format(cls, value: str | None) -> str | None:
-        if value is None or value.strip() == "":
-            return None
-        parse_birth_date(value)
-        return value.strip()
+        return checked_birth_date(value)
 
     @field_validator("phone")
     @classmethod
