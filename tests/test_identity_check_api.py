@@ -91,6 +91,25 @@ def test_the_same_woman_typed_in_another_alphabet_is_found(
     assert weights == sorted(weights, reverse=True)
 
 
+def test_names_written_the_other_way_round_are_found(personas: Personas, hasmik: Person) -> None:
+    body = _check(
+        personas.alice,
+        given_name="Арутюнян",
+        family_name="Асмик",
+        sex="F",
+        birth_date="1980-05-17",
+    )
+
+    [candidate] = body["candidates"]
+    assert candidate["person_uuid"] == str(hasmik.uuid)
+    reasons = {r["field"]: r for r in candidate["reasons"]}
+    assert reasons["given"]["level"] == reasons["family"]["level"] == "swapped"
+    assert reasons["family"]["text"] == (
+        "family name swapped with the other name, Cyrillic ↔ Armenian"
+    )
+    assert reasons["family"]["weight"] > 0
+
+
 def test_a_patronymic_in_another_form_agrees(personas: Personas, hasmik: Person) -> None:
     body = _check(
         personas.alice,

@@ -140,6 +140,9 @@ CRAFTED: list[dict[str, Any]] = [
     # One document number written two ways, and the same phone written two ways.
     {"given_name": "Gohar", "family_name": "Mkrtchyan", "documents": ("AN 0123456",)},
     {"given_name": "Гоар", "family_name": "Мкртчян", "documents": ("an0123456", "X 1")},
+    # Names written the other way round, and a document number with two digits swapped.
+    {"given_name": "Karapetyan", "family_name": "Narek", "documents": ("AB 7654321",)},
+    {"given_name": "Нарек", "family_name": "Карапетян", "documents": ("AB7654312",)},
     # Specific needs and functioning: the same, overlapping and different.
     {"given_name": "Anush", "family_name": "Danielyan", "needs": ("SM-CI", "ER-NF"),
      "functioning": (1, 1, 3, 1, 1, 1)},
@@ -304,7 +307,9 @@ def test_documents_are_compared_normalised() -> None:
     documents = _comparison("documents")
     a = person(documents=("AN 0123456",))
     assert level(documents, a, person(documents=("an0123456", "BX1"))) == "shared_number"
-    assert level(documents, a, person(documents=("AN0123457",))) == "else"
+    # One digit wrong or two swapped is a number copied by hand; more is another number.
+    assert level(documents, a, person(documents=("AN0123457",))) == "number_one_typo"
+    assert level(documents, a, person(documents=("AN0321456",))) == "else"
     assert level(documents, a, person(documents=())) == "null"
     # Blank or punctuation-only numbers are no document at all.
     assert person(documents=("  ", "--")).documents == ()
@@ -349,3 +354,21 @@ def test_origins_of_different_places_differ() -> None:
     origin = _comparison("origin")
     assert level(origin, person(origin="Shushi"), person(origin="Stepanakert")) == "else"
     assert level(origin, person(origin="Shushi"), person(origin="")) == "null"
+
+
+def test_given_and_family_names_written_the_other_way_round() -> None:
+    hasmik = person(given_name="Hasmik", family_name="Harutyunyan")
+    # Copied from a form that puts the family name first, and in Cyrillic.
+    swapped = person(given_name="Арутюнян", family_name="Асмик")
+    for part in ("given", "family"):
+        assert level(_comparison(part), hasmik, swapped) == "swapped"
+        assert level(_comparison(part), swapped, hasmik) == "swapped"
+    # Only one of the two names in the other's place is no swap.
+    half = person(given_name="Harutyunyan", family_name="Sargsyan")
+    assert level(_comparison("given"), hasmik, half) == "else"
+    assert level(_comparison("given"), hasmik, person(given_name="", family_name="Hasmik")) == (
+        "null"
+    )
+    # DuckDB finds the same levels.
+    [levels] = sql_levels([(hasmik, swapped)])
+    assert (levels["given"], levels["family"]) == ("swapped", "swapped")

@@ -25,6 +25,7 @@ from haven.identity.comparisons import COMPARISONS, Features, features, scripts_
 from haven.identity.models import LinkageModel
 from haven.identity.records import PERSON_COLUMNS, person_features
 from haven.identity.scoring import FREQUENCY_KEYS, Frequencies, Weights, probability
+from haven.names import name_forms
 from haven.registry.models import IdentityDocument, Person
 from haven.registry.selectors import audit_listed
 
@@ -221,6 +222,13 @@ def find_candidates(
         condition |= Q(
             given_key=query.given_key,
             family_key=query.family_key,
+            birth_year__gte=birth_year - YEARS_APART,
+            birth_year__lte=birth_year + YEARS_APART,
+        )
+        # The same names written the other way round (a form that puts the family name first).
+        condition |= Q(
+            given_key=name_forms(family_name, "given").key,
+            family_key=name_forms(given_name, "family").key,
             birth_year__gte=birth_year - YEARS_APART,
             birth_year__lte=birth_year + YEARS_APART,
         )

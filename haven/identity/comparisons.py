@@ -242,7 +242,24 @@ def _name(part: str) -> Comparison:
                 f"jaro_winkler_similarity({latin}_l, {latin}_r) >= {NAME_SIMILAR}",
                 lambda a, b: _jw(get(a, latin), get(b, latin)) >= NAME_SIMILAR,
             ),
+            _swapped(),
             _else(),
+        ),
+    )
+
+
+def _swapped() -> Level:
+    """Given and family names written the other way round ("Арутюнян Асмик" copied from a form
+    that puts the family name first): each agrees closely with the other's other name. Both name
+    comparisons take this level together, so the pair weighs as much as the names agreeing."""
+    return Level(
+        "swapped",
+        f"jaro_winkler_similarity(given_latin_l, family_latin_r) >= {NAME_CLOSE}"
+        f" AND jaro_winkler_similarity(family_latin_l, given_latin_r) >= {NAME_CLOSE}",
+        lambda a, b: (
+            all((a.given_latin, a.family_latin, b.given_latin, b.family_latin))
+            and _jw(a.given_latin, b.family_latin) >= NAME_CLOSE
+            and _jw(a.family_latin, b.given_latin) >= NAME_CLOSE
         ),
     )
 
@@ -387,7 +404,7 @@ SEX = Comparison(
 
 DOCUMENTS = Comparison(
     name="documents",
-    columns=("documents",),
+    columns=("documents", "document"),
     levels=(
         Level(
             "null",
@@ -399,6 +416,12 @@ DOCUMENTS = Comparison(
             "shared_number",
             "list_has_any(documents_l, documents_r)",
             lambda a, b: bool(set(a.documents) & set(b.documents)),
+        ),
+        # The first numbers one digit apart, or two digits swapped: a number copied by hand.
+        Level(
+            "number_one_typo",
+            "damerau_levenshtein(document_l, document_r) <= 1",
+            lambda a, b: _dl(a.documents[0], b.documents[0]) <= 1,
         ),
         _else(),
     ),
@@ -486,6 +509,8 @@ BLOCKING_RULES: tuple[str, ...] = (
     " AND l.birth_year = r.birth_year AND l.sex = r.sex AND l.origin = r.origin",
     "l.phone = r.phone",
     "l.document = r.document",
+    # Given and family names the other way round.
+    "l.given_latin = r.family_latin AND l.family_latin = r.given_latin",
 )
 
 

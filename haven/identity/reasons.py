@@ -21,6 +21,7 @@ _NAME_LEVELS: dict[str, Promise] = {
     "one_typo": _("%(name)s one letter apart"),
     "close": _("%(name)s very close"),
     "similar": _("%(name)s similar"),
+    "swapped": _("%(name)s swapped with the other name"),
     "else": _("different %(name)s"),
 }
 # Across two alphabets "another spelling" says nothing: the alphabets are the difference.
@@ -52,6 +53,7 @@ _OTHER_LEVELS: dict[str, dict[str, Promise]] = {
     "phone": {"same": _("same phone number"), "else": _("different phone number")},
     "documents": {
         "shared_number": _("a document number in common"),
+        "number_one_typo": _("document numbers one digit apart"),
         "else": _("different document numbers"),
     },
     "needs": {

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 FREQUENCY_KEYS = {"given": "given_key", "family": "family_key"}
 FREQUENCY_LEVELS = frozenset({"same_spelling", "same_name"})
 MIN_SHARE = 1e-7  # a name seen once in ten million records
+SWAPPED = "swapped"  # the name levels of given and family names written the other way round
 
 
 class Frequencies(Protocol):
@@ -81,6 +82,11 @@ class Weights:
         frequent = comparison in FREQUENCY_KEYS and label in FREQUENCY_LEVELS
         if share is not None and frequent and level.m > 0:
             return math.log2(level.m / max(share, MIN_SHARE))
+        if label == SWAPPED:
+            # Both name comparisons see one swap: together they weigh as the two names agreeing
+            # in another spelling, never more (a swap seldom seen in training would else count
+            # as rare, hence strong, twice over).
+            return min(level.weight, self.weight(comparison, "same_name"))
         return level.weight
 
 
