@@ -141,8 +141,11 @@ CRAFTED: list[dict[str, Any]] = [
     {"given_name": "Gohar", "family_name": "Mkrtchyan", "documents": ("AN 0123456",)},
     {"given_name": "Гоар", "family_name": "Мкртчян", "documents": ("an0123456", "X 1")},
     # Names written the other way round, and a document number with two digits swapped.
-    {"given_name": "Karapetyan", "family_name": "Narek", "documents": ("AB 7654321",)},
-    {"given_name": "Нарек", "family_name": "Карапетян", "documents": ("AB7654312",)},
+    # (And two phone numbers that differ.)
+    {"given_name": "Karapetyan", "family_name": "Narek", "documents": ("AB 7654321",),
+     "phone": "+374 93 111111"},
+    {"given_name": "Нарек", "family_name": "Карапетян", "documents": ("AB7654312",),
+     "phone": "+374 94 222222"},
     # Specific needs and functioning: the same, overlapping and different.
     {"given_name": "Anush", "family_name": "Danielyan", "needs": ("SM-CI", "ER-NF"),
      "functioning": (1, 1, 3, 1, 1, 1)},

@@ -93,7 +93,7 @@ def link_influx(personas: Personas, model: dict[str, Any]) -> Linked:
     """A simulated influx and the Hasmik trio, registered and linked by the batch."""
     ensure_sites(acting_user=None)
     load_influx(
-        simulate_influx(people=400, seed=5, duplicate_share=0.1),
+        simulate_influx(people=600, seed=5, duplicate_share=0.1),
         acting_user=personas.dan,
         progress=False,
     )

@@ -21,7 +21,13 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from haven.core.models import User
-from haven.identity.comparisons import COMPARISONS, Features, features, scripts_of
+from haven.identity.comparisons import (
+    COMPARISONS,
+    YEARS_APART,  # the name pair alone finds births this many years either side
+    Features,
+    features,
+    scripts_of,
+)
 from haven.identity.models import LinkageModel
 from haven.identity.records import PERSON_COLUMNS, person_features
 from haven.identity.scoring import FREQUENCY_KEYS, Frequencies, Weights, probability
@@ -30,7 +36,6 @@ from haven.registry.models import IdentityDocument, Person
 from haven.registry.selectors import audit_listed
 
 CANDIDATES_SCANNED = 200  # per lookup, the closest birth years first
-YEARS_APART = 6  # the name pair alone finds births this many years either side
 STARTER_MODEL = Path(__file__).resolve().parent / "data" / "starter_model.json"
 
 

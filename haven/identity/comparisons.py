@@ -489,20 +489,24 @@ COMPARISONS: tuple[Comparison, ...] = (
 # are caught by the first letters of the names, the father's name, a phone or a document. Each
 # rule earns its place by the true pairs only it finds (measured on simulated influxes); rules
 # that found almost nothing new cost too many comparisons at a million records.
+# Birth years further apart than an estimated age or a typo moves one: a common name pair across
+# all ages is mostly namesakes (the desk check looks as far, YEARS_APART). A year of 0 is unknown.
+YEARS_APART = 6
+_NEAR_YEARS = (
+    f"(abs(l.birth_year - r.birth_year) <= {YEARS_APART} OR l.birth_year = 0 OR r.birth_year = 0)"
+)
 BLOCKING_RULES: tuple[str, ...] = (
-    "l.given_key = r.given_key AND l.family_key = r.family_key",
-    "l.family_key = r.family_key AND l.birth_year = r.birth_year",
+    f"l.given_key = r.given_key AND l.family_key = r.family_key AND {_NEAR_YEARS}",
+    "l.family_key = r.family_key AND l.birth_year = r.birth_year AND l.sex = r.sex",
     "l.given_key = r.given_key AND l.patronymic_key = r.patronymic_key"
-    " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)",
+    f" AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1) AND {_NEAR_YEARS}",
     # A typo late in both names: their beginnings, the year and sex.
     "substr(l.given_key, 1, 2) = substr(r.given_key, 1, 2)"
     " AND substr(l.family_key, 1, 3) = substr(r.family_key, 1, 3)"
     " AND l.birth_year = r.birth_year AND l.sex = r.sex",
-    # Both names mistyped: a full birth date, or the father's name and the year.
+    # Both names mistyped: a full birth date.
     "l.birth_year = r.birth_year AND l.birth_month = r.birth_month AND l.birth_day = r.birth_day"
     " AND l.sex = r.sex",
-    "l.patronymic_key = r.patronymic_key AND l.birth_year = r.birth_year AND l.sex = r.sex"
-    " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)",
     # A typo anywhere but the first letters: those, with the year, sex and origin.
     "substr(l.given_key, 1, 1) = substr(r.given_key, 1, 1)"
     " AND substr(l.family_key, 1, 1) = substr(r.family_key, 1, 1)"

@@ -168,6 +168,9 @@ class Engine:
         shutil.rmtree(self.spill, ignore_errors=True)
 
     def linker(self, model: dict[str, Any]) -> Linker:
+        # Blocking is not learnt: a model saved before the rules changed blocks by today's.
+        current = settings()["blocking_rules_to_generate_predictions"]
+        model = {**model, "blocking_rules_to_generate_predictions": current}
         return Linker(self._frame, model, log_level=logging.ERROR)
 
     def train(
