@@ -22,16 +22,14 @@ import argparse
 import json
 import os
 import pickle
-import platform
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -45,9 +43,12 @@ from bench_registration import (
     _loopback_url,
     database,
     haven_env,
+    machine_line,
     pg_available,
     run,
+    run_main,
     table,
+    write_json,
 )
 
 P95_TARGET_MS = 100.0  # issue 3: desk-time check with 1,000,000 persons registered
@@ -443,47 +444,26 @@ def main(argv: list[str]) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     total = time.perf_counter() - began
-    load_after = os.getloadavg()
-
-    load = f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     print()
     print(table(figures))
     print()
-    print(
-        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {load};"
-        f" total {total:.0f} s"
-    )
-    print(f"command: {' '.join(['python', *sys.argv])}")
+    print(machine_line(load_before, total))
     if args.sql:
         for kind, result in results.items():
             print(f"\nthe SQL statements of one check on {kind}:")
             for statement in result["sample_sql"]:
                 print(f"  {statement}")
     if args.json is not None:
-        document = {
-            "started_at": started_at.isoformat(),
-            "command": sys.argv,
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": load_before,
-            "load_average_after": load_after,
-            "seconds": total,
-            "figures": [asdict(f) for f in figures],
-            "results": results,
-        }
-        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_json(
+            args.json,
+            started_at=started_at,
+            load_before=load_before,
+            total=total,
+            figures=figures,
+            results=results,
+        )
     return 0
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    # Unwind through the `finally` blocks, so that the PostgreSQL database is dropped.
-    raise SystemExit(128 + signum)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

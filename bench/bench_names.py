@@ -17,13 +17,14 @@ Prints one table (measure | list | value | target | note):
 
 import argparse
 import os
-import platform
 import random
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+
+from bench_registration import machine_line
 
 from haven.names import Part, name_forms, name_key, normalise, patronymic_root, to_latin
 from haven.names.data import ListName, ReferenceName, all_spellings, reference_names, score
@@ -203,14 +204,9 @@ def main(argv: list[str]) -> int:
     began = time.perf_counter()
     rows = quality_rows() + throughput_rows(args.persons, args.rounds, args.seed)
     total = time.perf_counter() - began
-    load_after = os.getloadavg()
     print(table(rows))
     print()
-    print(
-        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average"
-        f" {load_before[0]:.1f} before, {load_after[0]:.1f} after; total {total:.0f} s"
-    )
-    print(f"command: {' '.join(['python', *sys.argv])}")
+    print(machine_line(load_before, total))
     return 0
 
 

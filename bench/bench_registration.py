@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -833,33 +833,57 @@ def main(argv: list[str]) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     total = time.perf_counter() - began
-    load_after = os.getloadavg()
 
     server = Server(args.workers, args.threads).describe()
-    load = f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     print()
     print(table(figures))
     print()
     print(f"server: {server}, on {LOOPBACK}; clients: Python http.client threads on this machine")
-    print(
-        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {load};"
-        f" total {total:.0f} s"
-    )
-    print(f"command: {' '.join(['python', *sys.argv])}")
+    print(machine_line(load_before, total))
     if args.json is not None:
-        document = {
-            "started_at": started_at.isoformat(),
-            "command": sys.argv,
-            "server": server,
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": load_before,
-            "load_average_after": load_after,
-            "seconds": total,
-            "figures": [asdict(f) for f in figures],
-        }
-        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_json(
+            args.json,
+            started_at=started_at,
+            load_before=load_before,
+            total=total,
+            figures=figures,
+            server=server,
+        )
     return 0
+
+
+def machine_line(load_before: tuple[float, ...], total: float, extra: str = "") -> str:
+    """The closing lines of every benchmark's table: the machine, its load, the command."""
+    load_after = os.getloadavg()
+    return (
+        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average"
+        f" {load_before[0]:.1f} before, {load_after[0]:.1f} after{extra}; total {total:.0f} s\n"
+        f"command: {' '.join(['python', *sys.argv])}"
+    )
+
+
+def write_json(
+    path: Path,
+    *,
+    started_at: datetime,
+    load_before: tuple[float, ...],
+    total: float,
+    figures: list[Figure],
+    **more: Any,
+) -> None:
+    """A benchmark's figures as a JSON document, with when and where they were measured."""
+    document = {
+        "started_at": started_at.isoformat(),
+        "command": sys.argv,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "seconds": total,
+        "figures": [asdict(f) for f in figures],
+        **more,
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
@@ -867,10 +891,15 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-if __name__ == "__main__":
+def run_main(main: Callable[[list[str]], int]) -> None:
+    """Run a benchmark's main: a SIGTERM unwinds (databases dropped), a BenchError is one line."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         sys.exit(main(sys.argv[1:]))
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run_main(main)

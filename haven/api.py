@@ -63,6 +63,7 @@ api.request_models = REQUEST_MODELS
 api.add_router("/", registry_router)
 api.add_router("/", identity_check_router)
 api.add_router("/identity", identity_router)
+api.add_router("/reports", "haven.reports.api.router")
 
 
 def _errors(errors: list[FieldError], request: HttpRequest) -> HttpResponse:

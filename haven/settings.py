@@ -218,6 +218,11 @@ HAVEN_IDENTITY_DUPLICATE = env_probability("HAVEN_IDENTITY_DUPLICATE", 0.93)
 HAVEN_IDENTITY_POSSIBLE = env_probability("HAVEN_IDENTITY_POSSIBLE", 0.5)
 if HAVEN_IDENTITY_POSSIBLE > HAVEN_IDENTITY_DUPLICATE:
     raise ImproperlyConfigured("HAVEN_IDENTITY_POSSIBLE must not be above HAVEN_IDENTITY_DUPLICATE")
+# The arrivals forecast may lean on an expected total (an origin population such as "about
+# 120,000"): unset or 0 for none.
+HAVEN_EXPECTED_ARRIVALS: int | None = env_int("HAVEN_EXPECTED_ARRIVALS", 0) or None
+if HAVEN_EXPECTED_ARRIVALS is not None and HAVEN_EXPECTED_ARRIVALS < 0:
+    raise ImproperlyConfigured("HAVEN_EXPECTED_ARRIVALS must be a number of people, not negative")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HAVEN_MAX_REQUEST_BYTES", 16 * 1024 * 1024)
 
 LOGGING = {

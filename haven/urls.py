@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("haven.core.urls")),
     path("", include("haven.registry.urls")),
     path("identity/", include("haven.identity.urls")),
+    path("reports/", include("haven.reports.urls")),
 ]

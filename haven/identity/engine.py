@@ -209,6 +209,7 @@ class Engine:
             " AND l.birth_day = r.birth_day AND l.sex = r.sex"
         )
         for rule in passes:
+            before: dict[str, Any] = linker.misc.save_model_to_json()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, estimate_without_term_frequencies=True
@@ -216,11 +217,16 @@ class Engine:
             except (ValueError, EMTrainingException) as error:
                 # EM can drive a level's m to zero on small or odd data, which Splink refuses;
                 # that pass teaches nothing, the others and the floors in smoothed() remain.
+                # Splink set aside the comparisons of the pass's own blocking rule while it
+                # ran: the model from before the pass brings them back.
                 logger.warning("EM pass on %r skipped: %s", rule, error)
+                linker = self.linker(before)
         label_list = list(labels)
         if label_list:
             self._train_from_labels(linker, label_list)
         model: dict[str, Any] = linker.misc.save_model_to_json()
+        if not model_matches(model):
+            raise RuntimeError("training lost a comparison: the model does not match the code")
         return smoothed(model)
 
     def _count_pairs(self, condition: str) -> int:
@@ -258,6 +264,9 @@ class Engine:
         """Every blocked pair scored by the model, name frequencies and household evidence
         added, above `floor`."""
         linker = self.linker(model)
+        # A saved model carries the training linker's cache id: without a new one, Splink finds
+        # training's tables under the names prediction would write (and scores nothing anew).
+        linker.table_management.invalidate_cache()  # type: ignore[no-untyped-call]  # Splink leaves it unannotated
         # Splink's own floor is lower: rare names and relatives can lift a pair over ours.
         frame = linker.inference.predict(threshold_match_weight=weight_of(floor) - PREFILTER_SLACK)
         gammas = [f"gamma_{c.name}" for c in COMPARISONS]

@@ -8,10 +8,12 @@ about 100,000 people in ten days, passing through the public figure of 13,550 ar
 """
 
 import csv
+import math
 import random
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -91,23 +93,53 @@ class ArrivalCurve:
         return t0 + (t1 - t0) * fraction
 
 
-def _parse_time(text: str, zone: ZoneInfo, line: int) -> datetime:
+@dataclass(frozen=True)
+class CurveRow:
+    """One row of a curve file, checked on its own (not against its neighbours)."""
+
+    line: int
+    when: datetime  # aware; a date without a time is midnight (local) of that day
+    date_only: bool  # the row gave a date but no time of day
+    count: float
+
+
+def _parse_time(text: str, zone: ZoneInfo, line: int) -> tuple[datetime, bool]:
+    text = text.strip()
     try:
-        value = datetime.fromisoformat(text.strip())
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise CurveError(
             f"line {line}: datetime_local {text!r} is not an ISO 8601 date and time"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
-    return value
+    # `date.fromisoformat` accepts exactly the date-only forms `datetime.fromisoformat` does.
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return value, False
+    return value, True
 
 
-def read_curve(path: Path, *, zone: ZoneInfo = ARMENIA) -> ArrivalCurve:
-    """A curve from a CSV with columns `datetime_local,cumulative_arrivals`.
+def _parse_count(text: str | None, line: int) -> float:
+    try:
+        count = float((text or "").replace(",", ""))
+    except ValueError:
+        count = math.nan
+    if not math.isfinite(count):
+        raise CurveError(f"line {line}: cumulative_arrivals {text!r} is not a number")
+    if count < 0:
+        raise CurveError(f"line {line}: cumulative_arrivals is negative")
+    return count
 
-    Times without an offset are local times in `zone`. Rows must rise in time and never fall in
-    the cumulative count; every problem is reported with its line number.
+
+def read_curve_rows(path: Path, *, zone: ZoneInfo = ARMENIA) -> Iterator[CurveRow]:
+    """The rows of a CSV with columns `datetime_local,cumulative_arrivals`, each checked alone
+    as it is read.
+
+    Times without an offset are local times in `zone`. A time that does not parse, a count that
+    is not a non-negative number, a missing column or a file that is not UTF-8 text raise
+    `CurveError` naming the line; how rows must follow one another is the caller's rule.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -121,25 +153,30 @@ def read_curve(path: Path, *, zone: ZoneInfo = ARMENIA) -> ArrivalCurve:
         raise CurveError(
             f"{path}: the header must name the columns datetime_local and cumulative_arrivals"
         )
-    times: list[datetime] = []
-    cumulative: list[float] = []
     for row in reader:
         line = reader.line_num
-        when = _parse_time(row["datetime_local"] or "", zone, line)
-        try:
-            count = float((row["cumulative_arrivals"] or "").replace(",", ""))
-        except ValueError:
+        when, date_only = _parse_time(row["datetime_local"] or "", zone, line)
+        yield CurveRow(line, when, date_only, _parse_count(row["cumulative_arrivals"], line))
+
+
+def read_curve(path: Path, *, zone: ZoneInfo = ARMENIA) -> ArrivalCurve:
+    """A curve from a CSV with columns `datetime_local,cumulative_arrivals`.
+
+    Times without an offset are local times in `zone` (a date alone is its midnight). Rows must
+    rise in time and never fall in the cumulative count; every problem is reported with its line
+    number.
+    """
+    times: list[datetime] = []
+    cumulative: list[float] = []
+    for row in read_curve_rows(path, zone=zone):
+        if times and row.when <= times[-1]:
+            raise CurveError(f"line {row.line}: datetime_local is not after the line before")
+        if cumulative and row.count < cumulative[-1]:
             raise CurveError(
-                f"line {line}: cumulative_arrivals {row['cumulative_arrivals']!r} is not a number"
-            ) from None
-        if count < 0:
-            raise CurveError(f"line {line}: cumulative_arrivals is negative")
-        if times and when <= times[-1]:
-            raise CurveError(f"line {line}: datetime_local is not after the line before")
-        if cumulative and count < cumulative[-1]:
-            raise CurveError(f"line {line}: cumulative_arrivals falls (a cumulative count cannot)")
-        times.append(when)
-        cumulative.append(count)
+                f"line {row.line}: cumulative_arrivals falls (a cumulative count cannot)"
+            )
+        times.append(row.when)
+        cumulative.append(row.count)
     return ArrivalCurve(tuple(times), tuple(cumulative))
 
 
