@@ -180,6 +180,8 @@ LANGUAGES = [("en", "English"), ("hy", "Հայերեն"), ("ru", "Русский
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
+# Armenian number and date formats (Django ships none for Armenian).
+FORMAT_MODULE_PATH = ["haven.formats"]
 TIME_ZONE = env_str("HAVEN_TIME_ZONE", "Asia/Yerevan")
 try:
     ZoneInfo(TIME_ZONE)

@@ -104,6 +104,24 @@ def test_the_forecast_is_drawn_from_the_crossings_up_to_the_moment(influx: Any) 
     low, high = report.forecast.interval_80
     assert low >= report.forecast.observed
     assert high is None or high >= report.forecast.predicted_total >= low
+    # Still rising: the reports do not bound the total, and the report says so in words
+    # rather than drawing a curve into the future.
+    assert not report.forecast.identifiable
+    assert report.band == ()
+    assert report.forecast_caveat is not None
+    assert report.forecast_caveat.startswith("The reports do not yet bound the final total.")
+
+
+def test_an_expected_total_bounds_the_forecast_and_its_band_is_drawn(
+    influx: Any, settings: Any
+) -> None:
+    settings.HAVEN_EXPECTED_ARRIVALS = 5000
+    report = build_report(START + timedelta(hours=30))
+
+    assert report.forecast is not None
+    assert report.forecast.identifiable
+    assert report.forecast.prior_total == 5000
+    assert report.forecast_caveat is None
     assert report.band
     assert all(p.low_80 <= p.median <= p.high_80 for p in report.band)
 

@@ -330,7 +330,9 @@ def _build(as_of: datetime, previous_as_of: datetime) -> Report:
     band: tuple[BandPoint, ...] = ()
     clears = None
     if result is not None:
-        band = tuple(forecast_band(result))
+        # A curve drawn into the future looks like a figure: only when the reports bound it.
+        if result.identifiable:
+            band = tuple(forecast_band(result))
         if situation.backlog > 0 and throughput > 0:
             # Backlog in people who crossed: registered people are unique people.
             clears = backlog_clears(
