@@ -211,6 +211,12 @@ def test_the_command_writes_json_html_and_pdf(
     call_command("sitrep", "--as-of", "2023-09-25T12:00", "--out", str(html), stderr=StringIO())
     assert body["headline"] in html.read_text(encoding="utf-8")
 
+    audited = AuditEvent.objects.filter(action="reports.sitrep", user=None).order_by("id")
+    assert [(e.detail["format"], e.detail["via"]) for e in audited] == [
+        ("json", "cli"),
+        ("html", "cli"),
+    ]
+
     pdf = tmp_path / "report.pdf"
     call_command(
         "sitrep",

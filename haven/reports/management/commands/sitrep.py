@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone, translation
 
+from haven.core import audit
 from haven.reports.curves import parse_as_of
 from haven.reports.sitrep import build_report, render_html, render_pdf, zone
 
@@ -50,6 +51,14 @@ class Command(BaseCommand):
                 data = (json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n").encode()
             else:
                 data = render_html(report).encode()
+        # Who produced which report is on record, as for the page (here: the operator's shell).
+        audit.record(
+            user=None,
+            action="reports.sitrep",
+            object_type="situation",
+            object_uuid=None,
+            detail={"as_of": report.as_of.isoformat(), "format": output, "via": "cli"},
+        )
         out: Path | None = options["out"]
         if out is None:
             self.stdout.write(data.decode(), ending="")
