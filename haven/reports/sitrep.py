@@ -156,7 +156,7 @@ class Report:
         for start, site in sorted(set(crossed) | set(registered)):
             rows.append(
                 (
-                    formats.date_format(local(start), "j F Y"),
+                    formats.date_format(local(start), "j E Y"),
                     site,
                     _number(crossed.get((start, site), 0)),
                     _number(registered.get((start, site), 0)),
@@ -253,7 +253,7 @@ def when_text(moment: datetime) -> str:
     moment = local(moment)
     return _("%(time)s on %(date)s") % {
         "time": formats.time_format(moment, "H:i"),
-        "date": formats.date_format(moment, "j F Y"),
+        "date": formats.date_format(moment, "j E Y"),
     }
 
 

@@ -4,9 +4,9 @@ non-breaking space and a decimal comma, as Armenian official statistics write th
 DECIMAL_SEPARATOR = ","
 THOUSAND_SEPARATOR = "\u00a0"
 NUMBER_GROUPING = 3
-DATE_FORMAT = "j F Y"
+DATE_FORMAT = "j E Y"
 TIME_FORMAT = "H:i"
-DATETIME_FORMAT = "j F Y, H:i"
+DATETIME_FORMAT = "j E Y, H:i"
 SHORT_DATE_FORMAT = "d.m.Y"
 SHORT_DATETIME_FORMAT = "d.m.Y H:i"
 FIRST_DAY_OF_WEEK = 1  # Monday
