@@ -244,3 +244,13 @@ def test_the_command_writes_json_html_and_pdf(
 def test_the_command_names_what_is_wrong(personas: Personas, args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message):
         call_command("sitrep", *args, stdout=StringIO())
+
+
+def test_an_empty_registry_has_a_dashboard_that_says_so(personas: Personas) -> None:
+    response = _login(personas.dan).get("/reports/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "no arrivals had been counted or registered." in html
+    assert "No forecast yet: No crossings have been counted yet." in html
+    assert html.count("<svg") == 6
