@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "haven.core",
     "haven.registry",
     "haven.identity",
+    "haven.tracing",
     "haven.reports",
     "haven.simulate",
 ]

@@ -9,7 +9,7 @@ site, when registered), and every candidate shown is an audited read.
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -154,12 +154,20 @@ class Candidate:
 
 
 def score(
-    query: Features, other: Features, weights: Weights, frequencies: Frequencies
+    query: Features,
+    other: Features,
+    weights: Weights,
+    frequencies: Frequencies,
+    unknown: Collection[str] = (),
 ) -> tuple[float, list[Reason]]:
-    """The pair's weight and its reasons, strongest first: the batch's arithmetic exactly."""
+    """The pair's weight and its reasons, strongest first: the batch's arithmetic exactly.
+    Comparisons named in `unknown` are what the query does not know (a searcher who cannot say
+    the birth year): no evidence either way, as a null level is."""
     total = weights.prior
     reasons = []
     for comparison in COMPARISONS:
+        if comparison.name in unknown:
+            continue
         level = comparison.level_of(query, other)
         if level.null:
             continue
@@ -181,12 +189,12 @@ def score(
 
 def find_candidates(
     *,
-    user: User,
+    user: User | None,
     given_name: str,
     family_name: str,
     patronymic: str = "",
     sex: str,
-    birth_year: int,
+    birth_year: int | None,
     birth_month: int | None = None,
     birth_day: int | None = None,
     birth_estimated: bool = False,
@@ -199,10 +207,19 @@ def find_candidates(
     limit: int = 5,
     threshold: float | None = None,
     exclude_household: int | None = None,
+    audit: bool = True,
 ) -> list[Candidate]:
     """Registered people who may be this person, most probable first, at or above `threshold`
-    (default: the "possible duplicate" threshold)."""
+    (default: the "possible duplicate" threshold).
+
+    A sex of "" or a birth year of None is unknown (a tracing search): it counts neither for nor
+    against, and without a year the candidates are those with both names' keys, of any age.
+    With `audit=False` the caller audits what it shows (a search that merges several lookups);
+    `user` None is Haven's own read (the command line)."""
     threshold = settings.HAVEN_IDENTITY_POSSIBLE if threshold is None else threshold
+    unknown = {"birth_date"} if birth_year is None else set()
+    if not sex:
+        unknown.add("sex")
     query = features(
         unique_id=0,
         household_id=0,
@@ -210,7 +227,7 @@ def find_candidates(
         family_name=family_name,
         patronymic=patronymic,
         sex=sex,
-        birth_year=birth_year,
+        birth_year=birth_year or 0,
         birth_month=birth_month,
         birth_day=birth_day,
         birth_estimated=birth_estimated,
@@ -221,25 +238,26 @@ def find_candidates(
         needs=specific_needs or [],
         functioning=functioning,
     )
+    # The name pair alone, within the years an estimated age or a typo can move a birth.
+    years = (
+        Q()
+        if birth_year is None
+        else Q(birth_year__gte=birth_year - YEARS_APART, birth_year__lte=birth_year + YEARS_APART)
+    )
     condition = Q(pk__in=[])
     if query.given_key and query.family_key:
-        # The name pair alone, within the years an estimated age or a typo can move a birth.
-        condition |= Q(
-            given_key=query.given_key,
-            family_key=query.family_key,
-            birth_year__gte=birth_year - YEARS_APART,
-            birth_year__lte=birth_year + YEARS_APART,
-        )
+        condition |= Q(given_key=query.given_key, family_key=query.family_key) & years
         # The same names written the other way round (a form that puts the family name first).
-        condition |= Q(
-            given_key=name_forms(family_name, "given").key,
-            family_key=name_forms(given_name, "family").key,
-            birth_year__gte=birth_year - YEARS_APART,
-            birth_year__lte=birth_year + YEARS_APART,
+        condition |= (
+            Q(
+                given_key=name_forms(family_name, "given").key,
+                family_key=name_forms(given_name, "family").key,
+            )
+            & years
         )
-    if query.given_key:
+    if query.given_key and birth_year is not None:
         condition |= Q(given_key=query.given_key, birth_year=birth_year)
-    if query.family_key:
+    if query.family_key and birth_year is not None:
         condition |= Q(family_key=query.family_key, birth_year=birth_year)
     if documents:
         condition |= Q(
@@ -250,7 +268,11 @@ def find_candidates(
         persons = persons.exclude(household_id=exclude_household)
     # The closest birth years first: for the commonest names (a thousand Anahit Hovhannisyans at
     # a million records) the scan must keep the likeliest, not the newest.
-    closest = persons.order_by(Abs(F("birth_year") - birth_year), "pk")
+    closest = (
+        persons.order_by("pk")
+        if birth_year is None
+        else persons.order_by(Abs(F("birth_year") - birth_year), "pk")
+    )
     rows = list(closest.values_list(*PERSON_COLUMNS)[:CANDIDATES_SCANNED])
     if not rows:
         return []
@@ -264,7 +286,7 @@ def find_candidates(
     scored = []
     for row in rows:
         other = person_features(row, docs.get(row[0], []))
-        weight, reasons = score(query, other, weights, frequencies)
+        weight, reasons = score(query, other, weights, frequencies, unknown)
         chance = probability(weight)
         if chance >= threshold:
             scored.append((chance, weight, row[0], reasons))
@@ -275,7 +297,7 @@ def find_candidates(
         Candidate(person=shown[pk], probability=chance, match_weight=weight, reasons=reasons)
         for chance, weight, pk, reasons in scored
     ]
-    if candidates:
+    if candidates and audit:
         audit_listed(
             user,
             "person.check",

@@ -108,7 +108,12 @@ def search_persons(user: User, query: str, *, site_code: str | None = None) -> Q
 
 
 def audit_listed(
-    user: User, action: str, records: Sequence[tuple[UUID, int]], *, via: str, query: str = ""
+    user: User | None,
+    action: str,
+    records: Sequence[tuple[UUID, int]],
+    *,
+    via: str,
+    query: str = "",
 ) -> None:
     """One audit row per record shown in a list, so each appears in its own audit trail."""
     now = timezone.now()
