@@ -138,6 +138,19 @@ def test_batch_gives_one_result_per_item_in_order(personas: Personas) -> None:
     assert AuditEvent.objects.filter(action="household.register").count() == 2
 
 
+def test_household_stores_its_member_count(personas: Personas) -> None:
+    """The situation figures count records from it instead of reading the person rows."""
+    items = [HouseholdIn.model_validate(factories.household(size=size)) for size in (1, 3, 5)]
+    register_household(
+        data=HouseholdIn.model_validate(factories.household(size=2)), acting_user=personas.alice
+    )
+    register_households(items=items, acting_user=personas.alice)
+
+    for household in Household.objects.all():
+        assert household.member_count == household.members.count()
+    assert sorted(Household.objects.values_list("member_count", flat=True)) == [1, 2, 3, 5]
+
+
 def test_batch_writes_with_a_bounded_number_of_queries(
     personas: Personas, django_assert_max_num_queries: Any
 ) -> None:

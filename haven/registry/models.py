@@ -61,6 +61,9 @@ class Household(models.Model):
     registered_at = models.DateTimeField()
     origin_settlement = models.CharField(max_length=100, blank=True)
     phone = models.CharField(max_length=20, blank=True)
+    # Written with the members (a household's members are never added or removed later), so the
+    # figures count records by household without reading the million person rows.
+    member_count = models.PositiveIntegerField(db_default=0, editable=False)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -71,7 +74,15 @@ class Household(models.Model):
 
     class Meta:
         ordering = ["-registered_at", "-id"]
-        indexes = [models.Index(fields=["site", "registered_at"], name="household_site_time")]
+        indexes = [
+            models.Index(fields=["site", "registered_at"], name="household_site_time"),
+            # Every column the situation figures read, by time: a moment's households are a
+            # range of this index and nothing else (haven.reports.figures).
+            models.Index(
+                fields=["registered_at", "site", "member_count", "origin_settlement"],
+                name="household_figures",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(self.uuid)
@@ -140,6 +151,20 @@ class Person(models.Model):
             models.Index(fields=["given_key", "birth_year"], name="person_given_year"),
             models.Index(fields=["family_key", "birth_year"], name="person_family_year"),
             models.Index(fields=["identity"], name="person_identity"),
+            # Every column the situation figures group persons by, after the household: the
+            # figures read this index alone, never the wide person rows (haven.reports.figures).
+            models.Index(
+                fields=[
+                    "household",
+                    "site",
+                    "sex",
+                    "birth_year",
+                    "birth_month",
+                    "birth_day",
+                    "specific_needs",
+                ],
+                name="person_figures",
+            ),
         ]
 
     def __str__(self) -> str:

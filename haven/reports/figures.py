@@ -40,21 +40,22 @@ then labelled and grouped into local days in Python: exact for every zone whose 
 hours (Armenia's is +04:00 all year), without calling a per-row Python function that SQLite's
 `Trunc(..., tzinfo=...)` would (seconds at a million rows).
 
-Speed, with a million records: three statements do the work. Registrations and households by
-site and hour and by origin come from the households, each household's records counted from the
-index on household_id (no person row is read); one scan of the person rows groups them by one
-integer key (site, sex, age band) and needs; identities enter only through the records whose
-identity is shared, found from the identity Link rows (every identity move writes one, so a
-record whose identity no link names holds its own, shared with nobody), and one statement
-corrects for those few percent. They run in one read-only snapshot, with PostgreSQL's JIT off.
-The result is cached, keyed by the moment and a cheap data version (the newest row of each table
-the figures read, and the sites), so a repeat with nothing changed costs a few index lookups; a
-moment after the last registration is keyed by the last registration's time, so "now" asked
-again is the same entry. Figures measured in bench/README.md (bench/bench_reports.py).
+Speed, with a million records: three statements do the work. Registrations and households by site
+and hour and by origin come from the households alone (each carries its member count, and an index
+holds every column read, in time order, so a past moment reads a range of it); one statement groups
+the records by one integer key (site, sex, age band) and needs, reading an index that holds those
+columns (for a past moment, reached through that moment's households; for every record PostgreSQL
+prefers a parallel scan of the rows); identities enter only through the records whose identity is
+shared, found from the identity Link rows (every identity move writes one, so a record whose
+identity no link names holds its own, shared with nobody), and one statement corrects for those few
+percent. They run in one read-only snapshot, with PostgreSQL's JIT off. The result is cached, keyed
+by the moment and a cheap data version (the newest row of each table the figures read, and the
+sites), so a repeat with nothing changed costs a few index lookups; a moment after the last
+registration is keyed by the last registration's time, so "now" asked again is the same entry.
+Figures measured in bench/README.md (bench/bench_reports.py).
 """
 
 import json
-import sqlite3
 import threading
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -322,10 +323,11 @@ def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 _LINKED = f"SELECT to_identity FROM {L}"  # noqa: S608 - table names from the models
 
 
-def _NO_INDEX() -> str:
-    # SQLite would walk a whole-table scan through an index of site_id, fetching rows out of
-    # order; a plain scan reads the table in order (PostgreSQL plans its own scans).
-    return "NOT INDEXED" if connection.vendor == "sqlite" else ""
+def _PERSON_FIGURES() -> str:
+    # The index that holds every person column the figures group by (registry.Person's
+    # person_figures): SQLite reads it alone rather than the wide rows, or than walking the
+    # table through an index of site_id (PostgreSQL plans its own index-only scans).
+    return "INDEXED BY person_figures" if connection.vendor == "sqlite" else ""
 
 
 # --- the situation -------------------------------------------------------------------------------
@@ -496,28 +498,21 @@ def _household_groups(
     offset: int, registered: str, by_time: list[Any]
 ) -> list[tuple[int | None, str, int, int]]:
     """Records and households by (site, local hour) as one key with origin None, and by
-    settlement of origin with key None. Each household's records are counted first from the
-    index on household_id (PostgreSQL then merges with households in id order instead of
-    joining a million rows)."""
+    settlement of origin with key None: household rows only, each counting its records from
+    its stored member count."""
     hour = f"h.site_id * {HOUR_KEY} + ({_epoch_seconds('h.registered_at')} + %s) / 3600"
-    sizes = (
-        f"FROM {H} h JOIN (SELECT household_id, COUNT(*) AS n FROM {P} GROUP BY household_id) c"  # noqa: S608 - table names from the models
-        f" ON c.household_id = h.id {registered}"
-    )
+    source = f"FROM {H} h {registered}"
     if connection.vendor == "postgresql":
         return _rows(
-            f"SELECT {hour} AS hour, h.origin_settlement, SUM(c.n), COUNT(*) {sizes}"
+            f"SELECT {hour} AS hour, h.origin_settlement, SUM(h.member_count), COUNT(*) {source}"
             " GROUP BY GROUPING SETS ((hour), (h.origin_settlement))",
             [offset, *by_time],
         )
-    # SQLite has no grouping sets: the household sizes once, then both groupings.
-    joined = f"FROM {H} h JOIN c ON c.household_id = h.id {registered}"
-    hint = "MATERIALIZED" if sqlite3.sqlite_version_info >= (3, 35) else ""  # the syntax
+    # SQLite has no grouping sets: both groupings, one after the other.
     return _rows(
-        f"WITH c AS {hint}"  # noqa: S608 - table names from the models
-        f" (SELECT household_id, COUNT(*) AS n FROM {P} GROUP BY household_id)"
-        f" SELECT {hour}, NULL, SUM(c.n), COUNT(*) {joined} GROUP BY 1"
-        f" UNION ALL SELECT NULL, h.origin_settlement, SUM(c.n), COUNT(*) {joined} GROUP BY 2",
+        f"SELECT {hour}, NULL, SUM(h.member_count), COUNT(*) {source} GROUP BY 1"
+        f" UNION ALL SELECT NULL, h.origin_settlement, SUM(h.member_count), COUNT(*) {source}"
+        " GROUP BY 2",
         [offset, *by_time, *by_time],
     )
 
@@ -556,12 +551,12 @@ def _people_at(
     for (code, start), people in hourly.items():
         daily[(code, _day_start(start, zone))] += people
 
-    # Every record by site, sex, age band and needs: the one query that reads whole rows (in
-    # parallel on PostgreSQL).
+    # Every record by site, sex, age band and needs: the one query that reads every record (on
+    # SQLite from the index that holds the columns it groups by, not the wide rows).
     if everyone:
-        source = f"FROM {P} p {_NO_INDEX()}"
-    else:
-        source = f"FROM {P} p {_NO_INDEX()} JOIN {H} h ON h.id = p.household_id {registered}"
+        source = f"FROM {P} p {_PERSON_FIGURES()}"
+    else:  # the moment's households (a range of their time index), then their persons
+        source = f"FROM {H} h JOIN {P} p {_PERSON_FIGURES()} ON p.household_id = h.id {registered}"
     population: Counter[tuple[int, str, int]] = Counter()
     record_needs: Counter[tuple[str, str]] = Counter()
     for key, needs, count in _rows(
@@ -767,10 +762,9 @@ def _people_series(
         return f"CASE WHEN {at} <= %s THEN 0 ELSE ({at} - %s + %s - 1) / %s END"
 
     index_params = [start_us, start_us, step_us, step_us]
-    records = _rows(  # households' records counted from the household_id index, as above
-        f"SELECT {index_of('h.registered_at')}, SUM(c.n) FROM {H} h"  # noqa: S608 - table names from the models
-        f" JOIN (SELECT household_id, COUNT(*) AS n FROM {P} GROUP BY household_id) c"
-        " ON c.household_id = h.id WHERE h.registered_at <= %s GROUP BY 1",
+    records = _rows(  # households' records from their member counts, as above
+        f"SELECT {index_of('h.registered_at')}, SUM(h.member_count) FROM {H} h"  # noqa: S608 - table names from the models
+        " WHERE h.registered_at <= %s GROUP BY 1",
         [*index_params, end],
     )
     # Records whose identity others may share: each counted at its registration, and each
