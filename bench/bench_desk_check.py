@@ -42,9 +42,9 @@ from bench_registration import (
     Figure,
     _loopback_url,
     database,
+    each_database,
     haven_env,
     machine_line,
-    pg_available,
     run,
     run_main,
     table,
@@ -428,19 +428,10 @@ def main(argv: list[str]) -> int:
         with influx_file.open("wb") as handle:
             pickle.dump(influx, handle, protocol=pickle.HIGHEST_PROTOCOL)
         del influx
-        for kind in kinds:
-            if kind == "postgresql":
-                problem = pg_available(pg_url)
-                if problem is not None:
-                    figures.append(
-                        Figure("all measures", kind, "skipped", "", f"no server: {problem}")
-                    )
-                    continue
-            print(f"benchmarking on {kind} ...", file=sys.stderr, flush=True)
-            kind_figures, results[kind] = bench_database(kind, pg_url, influx_file, args, root)
-            figures += kind_figures
-            # Now as well as in the final table: a long run stopped later keeps these figures.
-            print(table(kind_figures), file=sys.stderr, flush=True)
+        measured, results = each_database(
+            kinds, pg_url, lambda kind: bench_database(kind, pg_url, influx_file, args, root)
+        )
+        figures += measured
     finally:
         shutil.rmtree(root, ignore_errors=True)
     total = time.perf_counter() - began

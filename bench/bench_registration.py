@@ -852,6 +852,29 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def each_database(
+    kinds: list[str],
+    pg_url: str,
+    measure: Callable[[str], tuple[list[Figure], dict[str, Any]]],
+) -> tuple[list[Figure], dict[str, Any]]:
+    """Run `measure` on each database kind in turn (PostgreSQL skipped, with a row saying why,
+    when no server answers); each kind's table is printed as it ends, so a long run stopped
+    later keeps what it measured."""
+    figures: list[Figure] = []
+    results: dict[str, Any] = {}
+    for kind in kinds:
+        if kind == "postgresql":
+            problem = pg_available(pg_url)
+            if problem is not None:
+                figures.append(Figure("all measures", kind, "skipped", "", f"no server: {problem}"))
+                continue
+        print(f"benchmarking on {kind} ...", file=sys.stderr, flush=True)
+        kind_figures, results[kind] = measure(kind)
+        figures += kind_figures
+        print(table(kind_figures), file=sys.stderr, flush=True)
+    return figures, results
+
+
 def machine_line(load_before: tuple[float, ...], total: float, extra: str = "") -> str:
     """The closing lines of every benchmark's table: the machine, its load, the command."""
     load_after = os.getloadavg()

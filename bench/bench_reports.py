@@ -53,9 +53,9 @@ from bench_registration import (
     Figure,
     _loopback_url,
     database,
+    each_database,
     haven_env,
     machine_line,
-    pg_available,
     run,
     run_main,
     table,
@@ -461,19 +461,10 @@ def main(argv: list[str]) -> int:
                     handle,
                     protocol=pickle.HIGHEST_PROTOCOL,
                 )
-            for kind in kinds:
-                if kind == "postgresql":
-                    problem = pg_available(pg_url)
-                    if problem is not None:
-                        figures.append(
-                            Figure("all measures", kind, "skipped", "", f"no server: {problem}")
-                        )
-                        continue
-                print(f"benchmarking on {kind} ...", file=sys.stderr, flush=True)
-                kind_figures, results[kind] = bench_database(kind, pg_url, influx_file, args, root)
-                figures += kind_figures
-                # Now as well as in the final table: a long run stopped later keeps these.
-                print(table(kind_figures), file=sys.stderr, flush=True)
+            measured, results = each_database(
+                kinds, pg_url, lambda kind: bench_database(kind, pg_url, influx_file, args, root)
+            )
+            figures += measured
         finally:
             shutil.rmtree(root, ignore_errors=True)
     total = time.perf_counter() - began

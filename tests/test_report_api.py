@@ -18,7 +18,7 @@ from haven.core.models import AuditEvent, User
 from haven.reports.suppression import THRESHOLD
 from tests.api_support import ApiClient, fields_of
 from tests.conftest import Personas
-from tests.test_report_figures import World, _influx, at, world
+from tests.test_report_figures import World, crowded_influx, world
 
 __all__ = ["world"]  # the fixture, shared with the figures' tests
 
@@ -34,14 +34,7 @@ PATHS = [
 
 @pytest.fixture
 def influx(world: World) -> World:
-    _influx(world)
-    world.register(
-        "KOR",
-        at(26, 11),
-        [{"sex": "F" if i % 2 else "M", "birth_date": f"{1970 + i % 3}"} for i in range(24)],
-        origin="Stepanakert",
-    )
-    return world
+    return crowded_influx(world)
 
 
 def _user(personas: Personas, name: str) -> User:

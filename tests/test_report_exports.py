@@ -28,7 +28,7 @@ from haven.reports.suppression import (
     suppress,
     table_sums,
 )
-from tests.test_report_figures import World, _influx, at, world
+from tests.test_report_figures import World, at, crowded_influx, world
 
 __all__ = ["world"]  # the fixture, shared with the figures' tests
 
@@ -149,15 +149,7 @@ def _by_tag(dataset: Any) -> list[dict[str, str]]:
 
 @pytest.fixture
 def influx(world: World) -> World:
-    _influx(world)
-    # A larger crowd at Kornidzor, so that not every cell is small.
-    world.register(
-        "KOR",
-        at(26, 11),
-        [{"sex": "F" if i % 2 else "M", "birth_date": f"{1970 + i % 3}"} for i in range(24)],
-        origin="Stepanakert",
-    )
-    return world
+    return crowded_influx(world)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

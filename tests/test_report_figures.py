@@ -213,6 +213,19 @@ def _influx(world: World) -> None:
     world.link_same_labels()
 
 
+def crowded_influx(world: World) -> World:
+    """The influx with a larger crowd at Kornidzor, so that not every cell is small (the partner
+    outputs' tests)."""
+    _influx(world)
+    world.register(
+        "KOR",
+        at(26, 11),
+        [{"sex": "F" if i % 2 else "M", "birth_date": f"{1970 + i % 3}"} for i in range(24)],
+        origin="Stepanakert",
+    )
+    return world
+
+
 MOMENTS = [at(25, 9), at(25, 12, 40), at(26, 0), at(26, 9), at(26, 9, 30), at(28, 0)]
 
 
