@@ -19,8 +19,9 @@ import openpyxl
 import pytest
 
 from haven.core.models import Site
+from haven.registry.tallies import BANDS
 from haven.reports import exports
-from haven.reports.figures import BANDS, situation_at
+from haven.reports.figures import situation_at
 from haven.reports.suppression import (
     THRESHOLD,
     Sum,

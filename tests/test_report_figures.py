@@ -20,11 +20,13 @@ from django.utils import timezone
 from haven.core.models import Site
 from haven.identity import batch
 from haven.identity.models import LinkageRun
-from haven.registry.actions import record_crossing_count, register_household
-from haven.registry.models import Person
+from haven.registry import tallies
+from haven.registry.actions import correct_person, record_crossing_count, register_household
+from haven.registry.models import FigureTally, Household, Person
 from haven.registry.schemas import CrossingCountIn, HouseholdIn
+from haven.registry.tallies import BANDS
 from haven.reports import figures
-from haven.reports.figures import BANDS, situation_at, timeline
+from haven.reports.figures import situation_at, timeline
 from tests import factories
 from tests.conftest import Personas
 
@@ -446,3 +448,100 @@ def test_the_person_records_are_untouched(world: World) -> None:
     timeline(at(25, 0), at(27, 0), timedelta(hours=1))
     assert sorted(Person.objects.values_list("pk", "identity")) == before
     assert isinstance(before[0][1], UUID)
+
+
+# --- the tally kept on write (registry.tallies) ----------------------------------------------
+
+
+def _figures_both_ways(on: date) -> tuple[Any, Any]:
+    last = max(Household.objects.values_list("registered_at", flat=True))
+    args = (last, on, YEREVAN, figures.TOP_ORIGINS)
+    return (
+        figures._people_at(*args, everyone=True, from_tally=True),
+        figures._people_at(*args, everyone=True, from_tally=False),
+    )
+
+
+def _tally_rows() -> list[tuple[Any, ...]]:
+    return sorted(
+        FigureTally.objects.exclude(households=0, persons=0).values_list(
+            "kind", "site_id", "hour", "sex", "band", "text", "households", "persons"
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "on",
+    [date(2023, 9, 27), date(2023, 9, 28), date(2028, 5, 17), date(2031, 1, 1), date(2064, 1, 1)],
+)
+def test_the_tally_agrees_with_the_records_after_corrections(
+    world: World, personas: Personas, on: date
+) -> None:
+    """Everyone counted from the tally (the dashboard's "now") is what the records say, on the
+    days of the influx and years later (every band moved on, some twice), after corrections of
+    sex, date of birth and needs, and with duplicates linked."""
+    crowded_influx(world)
+    aram = Person.objects.get(given_name="Aram")
+    child = Person.objects.get(given_name="Ani", household__site__code="KOR")
+    vardan = Person.objects.get(given_name="Vardan")
+    for person, name, value in [
+        (aram, "sex", "F"),
+        (aram, "birth_date", "1963-09-28"),  # 59 → 60 on the 28th
+        (child, "specific_needs", ["SM-CI", "ER-NF"]),
+        (vardan, "birth_date", "1943"),  # into 80 and over
+        (child, "birth_date", "2013-09-28"),
+    ]:
+        correct_person(
+            person=Person.objects.get(pk=person.pk),
+            field=name,
+            value=value,
+            reason="checked",
+            acting_user=personas.dan,
+        )
+    tallied, recounted = _figures_both_ways(on)
+    assert tallied == recounted
+    assert tallied.pyramid == tuple(r for r in recounted.pyramid)
+    assert sum(r.female + r.male for r in tallied.pyramid) == tallied.unique_people
+
+
+def test_the_tally_rebuilt_from_the_records_is_the_one_kept_on_write(world: World) -> None:
+    crowded_influx(world)
+    correct_person(
+        person=Person.objects.get(given_name="Aram"),
+        field="birth_date",
+        value="1958-01-02",
+        reason="checked",
+        acting_user=world.personas.dan,
+    )
+    kept = _tally_rows()
+    changes = sorted(Person.objects.values_list("pk", "band_changes_on"))
+    Person.objects.update(band_changes_on=None)
+    assert tallies.rebuild() == (Household.objects.count(), Person.objects.count())
+    assert _tally_rows() == kept
+    assert sorted(Person.objects.values_list("pk", "band_changes_on")) == changes
+
+
+def test_the_tally_counts_each_record_in_its_band_on_the_day_it_registered(world: World) -> None:
+    # 23:30 in Yerevan on 26 September is 19:30 UTC: the Armenian date decides the band.
+    world.register("KOR", at(26, 23, 30), [{"sex": "F", "birth_date": "2013-09-26"}])
+    person = Person.objects.get()
+    assert FigureTally.objects.get(kind="people").band == BANDS.index("10-14")
+    assert person.band_changes_on == 20180926 + 50000 * 2  # fifteen on 26 Sep 2028
+    hour = FigureTally.objects.get(kind="hour")
+    assert (hour.hour, hour.households, hour.persons) == (
+        int(at(26, 23).timestamp()) // 3600,
+        1,
+        1,
+    )
+
+
+def test_the_tally_is_read_for_now_and_not_for_a_past_moment(world: World) -> None:
+    _influx(world)
+    with CaptureQueriesContext(connection) as now:
+        situation_at(at(28, 0))
+    figures.clear_cache()
+    with CaptureQueriesContext(connection) as past:
+        situation_at(at(26, 12))
+    tally = FigureTally._meta.db_table
+    assert any(tally in q["sql"] for q in now.captured_queries)
+    assert not any(tally in q["sql"] for q in past.captured_queries)

@@ -23,6 +23,7 @@ from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import AuditEvent, Site, User
 from haven.core.selectors import site_for_registration
 from haven.names import detect_script, name_forms
+from haven.registry import tallies
 from haven.registry.models import (
     CrossingCount,
     Household,
@@ -249,6 +250,7 @@ def _write(
                 at=now,
             )
         )
+    tallies.count_new(households, person_rows)  # sets each row's band_changes_on
     # The new persons' ids are needed only to attach documents to them.
     owners = insert_rows(Person, person_rows, key="uuid" if documents else None)
     if documents:
@@ -464,11 +466,16 @@ def _apply_correction(
         person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
         updated = _person_row(member, person.household_id, person.site_id, registered_on)
         new_value: Any = getattr(member, field)
+        counted, _ = tallies.person_key(person, person.household.registered_at)
         changed = []
         for name in _columns_for(field):
             setattr(person, name, updated[name])
             changed.append(name)
-        person.save(update_fields=changed)
+        recounted, person.band_changes_on = tallies.person_key(
+            person, person.household.registered_at
+        )
+        person.save(update_fields=[*changed, "band_changes_on"])
+        tallies.recount(counted, recounted)
         correction = PersonCorrection.objects.create(
             uuid=correction_uuid,
             person=person,

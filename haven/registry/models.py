@@ -132,6 +132,10 @@ class Person(models.Model):
     birth_year_estimated = models.BooleanField(
         default=False, help_text=_("The year was derived from an estimated age")
     )
+    # The date (as the number YYYYMMDD) from which this person's five-year age band differs from
+    # the band on the day of registration, counted in haven.registry.FigureTally; None from 80
+    # (haven.registry.tallies): derived, rewritten with the date of birth.
+    band_changes_on = models.IntegerField(null=True, editable=False)
     phone = models.CharField(max_length=20, blank=True)
     specific_needs = models.JSONField(default=list, blank=True, help_text=_("UNHCR codes"))
     # Washington Group short set: 1 no difficulty, 2 some, 3 a lot, 4 cannot do at all.
@@ -151,6 +155,7 @@ class Person(models.Model):
             models.Index(fields=["given_key", "birth_year"], name="person_given_year"),
             models.Index(fields=["family_key", "birth_year"], name="person_family_year"),
             models.Index(fields=["identity"], name="person_identity"),
+            models.Index(fields=["band_changes_on"], name="person_band_changes"),
             # Every column the situation figures group persons by, after the household: the
             # figures read this index alone, never the wide person rows (haven.reports.figures).
             models.Index(
@@ -241,3 +246,43 @@ class PersonCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id}.{self.field}: {self.old_value!r} → {self.new_value!r}"
+
+
+class FigureTally(models.Model):
+    """Running counts of what has been registered, kept by the registration actions in the same
+    transaction as the records, so that the situation figures after the last registration (the
+    dashboard's "now") are read from a few thousand rows instead of a million records
+    (haven.registry.tallies; haven.reports.figures compares them with the records in its tests).
+
+    One row per key and kind:
+    - "hour": households and their records by site and hour of registration (hours since 1970
+      in UTC);
+    - "origin": records by site and settlement of origin as typed;
+    - "people": records by site, sex, five-year age band on the local date of registration and
+      specific needs (the codes as a sorted JSON list).
+    Unused parts of the key are 0 or "". Counts only ever change by adding to them.
+    """
+
+    class Kind(models.TextChoices):
+        HOUR = "hour", "hour"
+        ORIGIN = "origin", "origin"
+        PEOPLE = "people", "people"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    hour = models.BigIntegerField(default=0)
+    sex = models.CharField(max_length=1, blank=True, default="")
+    band = models.PositiveSmallIntegerField(default=0)
+    text = models.TextField(blank=True, default="")
+    households = models.BigIntegerField(default=0)
+    persons = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "site", "hour", "sex", "band", "text"], name="figure_tally_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.site_id} {self.hour} {self.sex} {self.band} {self.text!r}"

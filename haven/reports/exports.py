@@ -36,7 +36,8 @@ from openpyxl import Workbook
 
 from haven.core.models import Site
 from haven.registry.reference import specific_needs_codes
-from haven.reports.figures import BANDS, SEXES, Bucket, Situation
+from haven.registry.tallies import BANDS
+from haven.reports.figures import SEXES, Bucket, Situation
 from haven.reports.suppression import THRESHOLD, Sum, Suppressed, suppress, table_sums
 
 COUNTRY = "ARM"  # the host country (ISO 3166 alpha-3) of this deployment

@@ -76,15 +76,16 @@ from numpy.typing import NDArray
 from haven.core.models import Site
 from haven.identity.models import Link
 from haven.identity.places import origin_key
-from haven.registry.models import CrossingCount, Household, Person, PersonCorrection
-from haven.registry.reference import settlements_nk
-
-BAND_YEARS = 5
-OLDEST_BAND_FROM = 80  # 80 and over is one band
-BANDS: tuple[str, ...] = (
-    *(f"{a}-{a + BAND_YEARS - 1}" for a in range(0, OLDEST_BAND_FROM, BAND_YEARS)),
-    f"{OLDEST_BAND_FROM}+",
+from haven.registry.models import (
+    CrossingCount,
+    FigureTally,
+    Household,
+    Person,
+    PersonCorrection,
 )
+from haven.registry.reference import settlements_nk
+from haven.registry.tallies import BAND_YEARS, BANDS, OLDEST_BAND_FROM, date_number
+
 SEXES = ("F", "M")
 TOP_ORIGINS = 10
 CACHE_ENTRIES = 64
@@ -517,46 +518,37 @@ def _household_groups(
     )
 
 
-def _people_at(
-    until: datetime, on: date, zone: ZoneInfo, top_origins: int, *, everyone: bool
-) -> _People:
-    """Everything about the people registered by `until` (`everyone`: every record stored, as
-    `until` is the last registration), ages on the date `on`."""
-    sites = {
-        pk: (code, province)
-        for pk, code, province in Site.objects.values_list("pk", "code", "province")
-    }
-    by_time = [] if everyone else [_moment(until)]
-    registered = "" if everyone else "WHERE h.registered_at <= %s"
-    band_sql, band_params = _age_band_sql(on)
+@dataclass
+class _Counted:
+    """Every record counted once, before identities are taken into account."""
 
+    hours: dict[tuple[int, int], tuple[int, int]]  # (site, local hour) → households, records
+    origins: Counter[str]  # records by settlement of origin as typed
+    population: Counter[tuple[int, str, int]]  # records by site, sex, age band
+    record_needs: Counter[tuple[str, str]]  # records by need and sex
+
+
+def _counted_from_records(on: date, offset: int, registered: str, by_time: list[Any]) -> _Counted:
+    """The records registered by a moment, counted from the records."""
+    band_sql, band_params = _age_band_sql(on)
     # Registrations by site and hour, and by settlement of origin: household columns, with each
-    # household's records counted from the index of their household (no whole rows read).
-    offset = int((until.astimezone(zone).utcoffset() or timedelta()).total_seconds())
-    hourly: dict[tuple[str, datetime], float] = defaultdict(float)
-    origin_counts: Counter[str] = Counter()
-    registrations = 0
-    households: Counter[int] = Counter()
+    # household's records counted from its stored member count (no person rows read).
+    hours: dict[tuple[int, int], tuple[int, int]] = {}
+    origins: Counter[str] = Counter()
     for key, origin, total, household_count in _household_groups(offset, registered, by_time):
         count = int(total)  # PostgreSQL sums bigints as numeric
         if key is None:
-            origin_counts[origin] += count
+            origins[origin] += count
             continue
         site_id, index = divmod(int(key), HOUR_KEY)
-        households[site_id] += household_count
-        start = datetime.fromtimestamp(index * 3600 - offset, UTC).astimezone(zone)
-        hourly[(sites[site_id][0], start)] += count
-        registrations += count
-    daily: dict[tuple[str, datetime], float] = defaultdict(float)
-    for (code, start), people in hourly.items():
-        daily[(code, _day_start(start, zone))] += people
+        hours[(site_id, index)] = (household_count, count)
 
     # Every record by site, sex, age band and needs: the one query that reads every record (on
     # SQLite from the index that holds the columns it groups by, not the wide rows).
-    if everyone:
-        source = f"FROM {P} p {_PERSON_FIGURES()}"
-    else:  # the moment's households (a range of their time index), then their persons
+    if by_time:  # the moment's households (a range of their time index), then their persons
         source = f"FROM {H} h JOIN {P} p {_PERSON_FIGURES()} ON p.household_id = h.id {registered}"
+    else:
+        source = f"FROM {P} p {_PERSON_FIGURES()}"
     population: Counter[tuple[int, str, int]] = Counter()
     record_needs: Counter[tuple[str, str]] = Counter()
     for key, needs, count in _rows(
@@ -567,6 +559,86 @@ def _people_at(
         population[(site_id, sex, band)] += count
         for code in _codes(needs):
             record_needs[(code, sex)] += count
+    return _Counted(hours, origins, population, record_needs)
+
+
+def _counted_from_tally(on: date, offset: int) -> _Counted:
+    """Every record stored, counted from the tally kept on write (registry.tallies), ages on
+    `on` (on or after the last registration's date): the tally counts each record in its band
+    on the day it was registered, and the records whose band has changed since (an indexed
+    range of their change dates) are moved."""
+    hours: dict[tuple[int, int], tuple[int, int]] = {}
+    origins: Counter[str] = Counter()
+    population: Counter[tuple[int, str, int]] = Counter()
+    record_needs: Counter[tuple[str, str]] = Counter()
+    shift = offset // 3600
+    for kind, site_id, hour, sex, band, text, household_count, count in (
+        FigureTally.objects.exclude(households=0, persons=0)
+        .order_by()
+        .values_list("kind", "site_id", "hour", "sex", "band", "text", "households", "persons")
+    ):
+        if kind == FigureTally.Kind.HOUR:
+            hours[(site_id, hour + shift)] = (household_count, count)
+        elif kind == FigureTally.Kind.ORIGIN:
+            origins[text] += count
+        else:
+            sex = sex if sex in SEXES else ""
+            population[(site_id, sex, band)] += count
+            for code in _codes(text):
+                record_needs[(code, sex)] += count
+    band_sql, band_params = _age_band_sql(on)
+    counted_band = f"(p.band_changes_on / 10000 - p.birth_year) / {BAND_YEARS} - 1"
+    for before, after, count in _rows(
+        f"SELECT {_person_key('p', counted_band)}, {_person_key('p', band_sql)}, COUNT(*)"  # noqa: S608 - table names from the models
+        f" FROM {P} p WHERE p.band_changes_on <= %s GROUP BY 1, 2",
+        [*band_params, date_number(on)],
+    ):
+        population[_split_key(before)] -= count
+        population[_split_key(after)] += count
+    return _Counted(hours, origins, population, record_needs)
+
+
+def _people_at(
+    until: datetime,
+    on: date,
+    zone: ZoneInfo,
+    top_origins: int,
+    *,
+    everyone: bool,
+    from_tally: bool = True,
+) -> _People:
+    """Everything about the people registered by `until` (`everyone`: every record stored, as
+    `until` is the last registration), ages on the date `on`. Everyone is counted from the tally
+    kept on write (registry.FigureTally) unless `from_tally` is false or the zone's offset is not
+    whole hours (the tally keeps UTC hours); a past moment from the records."""
+    sites = {
+        pk: (code, province)
+        for pk, code, province in Site.objects.values_list("pk", "code", "province")
+    }
+    by_time = [] if everyone else [_moment(until)]
+    registered = "" if everyone else "WHERE h.registered_at <= %s"
+    band_sql, band_params = _age_band_sql(on)
+    offset = int((until.astimezone(zone).utcoffset() or timedelta()).total_seconds())
+    if everyone and from_tally and offset % 3600 == 0:
+        counted = _counted_from_tally(on, offset)
+    else:
+        counted = _counted_from_records(on, offset, registered, by_time)
+    hourly: dict[tuple[str, datetime], float] = defaultdict(float)
+    households: Counter[int] = Counter()
+    registrations = 0
+    for (site_id, index), (household_count, count) in counted.hours.items():
+        households[site_id] += household_count
+        start = datetime.fromtimestamp(index * 3600 - offset, UTC).astimezone(zone)
+        hourly[(sites[site_id][0], start)] += count
+        registrations += count
+    daily: dict[tuple[str, datetime], float] = defaultdict(float)
+    for (code, start), people in hourly.items():
+        daily[(code, _day_start(start, zone))] += people
+    origin_counts, population, record_needs = (
+        counted.origins,
+        counted.population,
+        counted.record_needs,
+    )
 
     # Records whose identity other records may share (see _LINKED), in one statement: those
     # that are not the first of their identity (taken away from the counts above), and the needs
