@@ -465,14 +465,22 @@ def _figures_both_ways(on: date) -> tuple[Any, Any]:
 def _tally_rows() -> list[tuple[Any, ...]]:
     return sorted(
         FigureTally.objects.exclude(households=0, persons=0).values_list(
-            "kind", "site_id", "hour", "sex", "band", "text", "households", "persons"
+            "kind", "site_id", "hour", "sex", "birth_year", "text", "households", "persons"
         )
     )
 
 
 @pytest.mark.parametrize(
     "on",
-    [date(2023, 9, 27), date(2023, 9, 28), date(2028, 5, 17), date(2031, 1, 1), date(2064, 1, 1)],
+    [
+        date(2023, 9, 27),
+        date(2023, 9, 28),  # birthdays into a new band (corrected below)
+        date(2027, 12, 31),
+        date(2028, 1, 1),  # born in 1978, the day unknown: fifty on 1 January
+        date(2030, 5, 16),
+        date(2030, 5, 17),  # Hasmik fifty
+        date(2064, 1, 1),
+    ],
 )
 def test_the_tally_agrees_with_the_records_after_corrections(
     world: World, personas: Personas, on: date
@@ -514,25 +522,31 @@ def test_the_tally_rebuilt_from_the_records_is_the_one_kept_on_write(world: Worl
         acting_user=world.personas.dan,
     )
     kept = _tally_rows()
-    changes = sorted(Person.objects.values_list("pk", "band_changes_on"))
-    Person.objects.update(band_changes_on=None)
+    FigureTally.objects.update(persons=0, households=0)
     assert tallies.rebuild() == (Household.objects.count(), Person.objects.count())
     assert _tally_rows() == kept
-    assert sorted(Person.objects.values_list("pk", "band_changes_on")) == changes
 
 
-def test_the_tally_counts_each_record_in_its_band_on_the_day_it_registered(world: World) -> None:
-    # 23:30 in Yerevan on 26 September is 19:30 UTC: the Armenian date decides the band.
-    world.register("KOR", at(26, 23, 30), [{"sex": "F", "birth_date": "2013-09-26"}])
-    person = Person.objects.get()
-    assert FigureTally.objects.get(kind="people").band == BANDS.index("10-14")
-    assert person.band_changes_on == 20180926 + 50000 * 2  # fifteen on 26 Sep 2028
-    hour = FigureTally.objects.get(kind="hour")
-    assert (hour.hour, hour.households, hour.persons) == (
-        int(at(26, 23).timestamp()) // 3600,
-        1,
-        1,
+def test_the_tally_counts_by_year_of_birth_hour_origin_and_needs(world: World) -> None:
+    # 23:30 in Yerevan on 26 September is 19:30 UTC: hours are kept in UTC.
+    world.register(
+        "KOR",
+        at(26, 23, 30),
+        [
+            {"sex": "F", "birth_date": "2013-09-26", "specific_needs": ["SM-CI", "ER-NF"]},
+            {"sex": "M", "birth_date": "2010", "given_name": "Aram"},
+        ],
+        origin="Martakert",
     )
+    site = Site.objects.get(code="KOR").pk
+    hour = int(at(26, 23).timestamp()) // 3600
+    assert _tally_rows() == [
+        ("hour", site, hour, "", 0, "", 1, 2),
+        ("needs", site, 0, "F", 0, '["ER-NF", "SM-CI"]', 0, 1),
+        ("origin", site, 0, "", 0, "Martakert", 0, 2),
+        ("people", site, 0, "F", 2013, "", 0, 1),
+        ("people", site, 0, "M", 2010, "", 0, 1),
+    ]
 
 
 def test_the_tally_is_read_for_now_and_not_for_a_past_moment(world: World) -> None:

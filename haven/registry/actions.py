@@ -250,7 +250,7 @@ def _write(
                 at=now,
             )
         )
-    tallies.count_new(households, person_rows)  # sets each row's band_changes_on
+    tallies.count_new(households, person_rows)
     # The new persons' ids are needed only to attach documents to them.
     owners = insert_rows(Person, person_rows, key="uuid" if documents else None)
     if documents:
@@ -466,16 +466,13 @@ def _apply_correction(
         person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
         updated = _person_row(member, person.household_id, person.site_id, registered_on)
         new_value: Any = getattr(member, field)
-        counted, _ = tallies.person_key(person, person.household.registered_at)
+        counted = tallies.stored_person_keys(person)
         changed = []
         for name in _columns_for(field):
             setattr(person, name, updated[name])
             changed.append(name)
-        recounted, person.band_changes_on = tallies.person_key(
-            person, person.household.registered_at
-        )
-        person.save(update_fields=[*changed, "band_changes_on"])
-        tallies.recount(counted, recounted)
+        person.save(update_fields=changed)
+        tallies.recount(counted, tallies.stored_person_keys(person))
         correction = PersonCorrection.objects.create(
             uuid=correction_uuid,
             person=person,

@@ -132,10 +132,6 @@ class Person(models.Model):
     birth_year_estimated = models.BooleanField(
         default=False, help_text=_("The year was derived from an estimated age")
     )
-    # The date (as the number YYYYMMDD) from which this person's five-year age band differs from
-    # the band on the day of registration, counted in haven.registry.FigureTally; None from 80
-    # (haven.registry.tallies): derived, rewritten with the date of birth.
-    band_changes_on = models.IntegerField(null=True, editable=False)
     phone = models.CharField(max_length=20, blank=True)
     specific_needs = models.JSONField(default=list, blank=True, help_text=_("UNHCR codes"))
     # Washington Group short set: 1 no difficulty, 2 some, 3 a lot, 4 cannot do at all.
@@ -154,8 +150,27 @@ class Person(models.Model):
             models.Index(fields=["family_key", "given_key"], name="person_name_keys"),
             models.Index(fields=["given_key", "birth_year"], name="person_given_year"),
             models.Index(fields=["family_key", "birth_year"], name="person_family_year"),
-            models.Index(fields=["identity"], name="person_identity"),
-            models.Index(fields=["band_changes_on"], name="person_band_changes"),
+            # By identity, holding the columns the situation figures read of the records whose
+            # identity others share (haven.reports.figures), so that they read no person rows.
+            models.Index(
+                fields=[
+                    "identity",
+                    "household",
+                    "site",
+                    "sex",
+                    "birth_year",
+                    "birth_month",
+                    "birth_day",
+                    "specific_needs",
+                ],
+                name="person_identity_figures",
+            ),
+            # The situation figures' age bands on a date: the people of a few birth years whose
+            # birthday has (or has not) come yet that year (haven.reports.figures).
+            models.Index(
+                fields=["birth_year", "birth_month", "birth_day", "site", "sex"],
+                name="person_birth",
+            ),
             # Every column the situation figures group persons by, after the household: the
             # figures read this index alone, never the wide person rows (haven.reports.figures).
             models.Index(
@@ -258,8 +273,9 @@ class FigureTally(models.Model):
     - "hour": households and their records by site and hour of registration (hours since 1970
       in UTC);
     - "origin": records by site and settlement of origin as typed;
-    - "people": records by site, sex, five-year age band on the local date of registration and
-      specific needs (the codes as a sorted JSON list).
+    - "people": records by site, sex and year of birth;
+    - "needs": records with specific needs by site, sex and needs (the codes as a sorted JSON
+      list).
     Unused parts of the key are 0 or "". Counts only ever change by adding to them.
     """
 
@@ -267,12 +283,13 @@ class FigureTally(models.Model):
         HOUR = "hour", "hour"
         ORIGIN = "origin", "origin"
         PEOPLE = "people", "people"
+        NEEDS = "needs", "needs"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     hour = models.BigIntegerField(default=0)
     sex = models.CharField(max_length=1, blank=True, default="")
-    band = models.PositiveSmallIntegerField(default=0)
+    birth_year = models.PositiveSmallIntegerField(default=0)
     text = models.TextField(blank=True, default="")
     households = models.BigIntegerField(default=0)
     persons = models.BigIntegerField(default=0)
@@ -280,9 +297,10 @@ class FigureTally(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "site", "hour", "sex", "band", "text"], name="figure_tally_key"
+                fields=["kind", "site", "hour", "sex", "birth_year", "text"],
+                name="figure_tally_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.site_id} {self.hour} {self.sex} {self.band} {self.text!r}"
+        return f"{self.kind} {self.site_id} {self.hour} {self.sex} {self.birth_year} {self.text!r}"

@@ -84,7 +84,7 @@ from haven.registry.models import (
     PersonCorrection,
 )
 from haven.registry.reference import settlements_nk
-from haven.registry.tallies import BAND_YEARS, BANDS, OLDEST_BAND_FROM, date_number
+from haven.registry.tallies import BAND_YEARS, BANDS, OLDEST_BAND_FROM, band_of_age
 
 SEXES = ("F", "M")
 TOP_ORIGINS = 10
@@ -564,38 +564,51 @@ def _counted_from_records(on: date, offset: int, registered: str, by_time: list[
 
 def _counted_from_tally(on: date, offset: int) -> _Counted:
     """Every record stored, counted from the tally kept on write (registry.tallies), ages on
-    `on` (on or after the last registration's date): the tally counts each record in its band
-    on the day it was registered, and the records whose band has changed since (an indexed
-    range of their change dates) are moved."""
+    `on`. The tally counts records by year of birth: an age on `on` follows from the year, but
+    for the years whose people reach a band's first age (5, 10, …, 80) in `on`'s year, those whose
+    birthday has not yet come are one band younger; they are counted from an index of the
+    persons by date of birth (one year in five, the part of it after `on`'s day)."""
     hours: dict[tuple[int, int], tuple[int, int]] = {}
     origins: Counter[str] = Counter()
-    population: Counter[tuple[int, str, int]] = Counter()
+    by_year: Counter[tuple[int, str, int]] = Counter()
     record_needs: Counter[tuple[str, str]] = Counter()
     shift = offset // 3600
-    for kind, site_id, hour, sex, band, text, household_count, count in (
+    for kind, site_id, hour, sex, year, text, household_count, count in (
         FigureTally.objects.exclude(households=0, persons=0)
         .order_by()
-        .values_list("kind", "site_id", "hour", "sex", "band", "text", "households", "persons")
+        .values_list(
+            "kind", "site_id", "hour", "sex", "birth_year", "text", "households", "persons"
+        )
     ):
+        sex = sex if sex in SEXES else ""
         if kind == FigureTally.Kind.HOUR:
             hours[(site_id, hour + shift)] = (household_count, count)
         elif kind == FigureTally.Kind.ORIGIN:
             origins[text] += count
+        elif kind == FigureTally.Kind.PEOPLE:
+            by_year[(site_id, sex, year)] += count
         else:
-            sex = sex if sex in SEXES else ""
-            population[(site_id, sex, band)] += count
             for code in _codes(text):
                 record_needs[(code, sex)] += count
-    band_sql, band_params = _age_band_sql(on)
-    counted_band = f"(p.band_changes_on / 10000 - p.birth_year) / {BAND_YEARS} - 1"
-    for before, after, count in _rows(
-        f"SELECT {_person_key('p', counted_band)}, {_person_key('p', band_sql)}, COUNT(*)"  # noqa: S608 - table names from the models
-        f" FROM {P} p WHERE p.band_changes_on <= %s GROUP BY 1, 2",
-        [*band_params, date_number(on)],
+    turning = [on.year - age for age in range(BAND_YEARS, OLDEST_BAND_FROM + 1, BAND_YEARS)]
+    waiting: Counter[tuple[int, str, int]] = Counter()
+    for key, year, count in _rows(
+        f"SELECT {_person_key('p', '0')}, p.birth_year, COUNT(*) FROM {P} p"  # noqa: S608 - table names from the models
+        f" WHERE p.birth_year IN ({', '.join(['%s'] * len(turning))})"
+        " AND (p.birth_month > %s OR (p.birth_month = %s AND COALESCE(p.birth_day, 1) > %s))"
+        " GROUP BY 1, 2",
+        [*turning, on.month, on.month, on.day],
     ):
-        population[_split_key(before)] -= count
-        population[_split_key(after)] += count
-    return _Counted(hours, origins, population, record_needs)
+        site_id, sex, _ = _split_key(key)
+        waiting[(site_id, sex, year)] += count
+    population: Counter[tuple[int, str, int]] = Counter()
+    for (site_id, sex, year), count in by_year.items():
+        age = on.year - year
+        later = waiting[(site_id, sex, year)]
+        population[(site_id, sex, band_of_age(age))] += count - later
+        if later:
+            population[(site_id, sex, band_of_age(age - 1))] += later
+    return _Counted(hours, origins, +population, record_needs)
 
 
 def _people_at(
@@ -648,13 +661,13 @@ def _people_at(
     codes = _needs_codes("m.needs", "n")
     later_records = 0
     for kind, key, text, sex, count in _rows(
-        f"WITH m AS (SELECT p.id, p.identity, p.site_id, p.sex, {band_sql} AS band,"  # noqa: S608 - table names from the models
-        " p.specific_needs AS needs, h.origin_settlement AS origin,"
+        f"WITH m AS (SELECT p.id, p.identity, p.household_id, p.site_id, p.sex,"  # noqa: S608 - table names from the models
+        f" {band_sql} AS band, p.specific_needs AS needs,"
         " ROW_NUMBER() OVER (PARTITION BY p.identity ORDER BY p.id) AS rn"
-        f" FROM {P} p JOIN {H} h ON h.id = p.household_id"
+        f" FROM {P} p {f'JOIN {H} h ON h.id = p.household_id' if by_time else ''}"
         f" WHERE p.identity IN ({_LINKED}) {registered.replace('WHERE', 'AND')})"
-        f" SELECT 'later', {_person_key('m', 'm.band')}, m.origin, NULL, COUNT(*)"
-        " FROM m WHERE m.rn > 1 GROUP BY 2, 3"
+        f" SELECT 'later', {_person_key('m', 'm.band')}, o.origin_settlement, NULL, COUNT(*)"
+        f" FROM m JOIN {H} o ON o.id = m.household_id WHERE m.rn > 1 GROUP BY 2, 3"
         " UNION ALL SELECT 'record', NULL, n.value, m.sex, COUNT(DISTINCT m.id)"
         f" FROM m CROSS JOIN {codes} GROUP BY 3, 4"
         " UNION ALL SELECT 'identity', NULL, x.code, f.sex, COUNT(*)"

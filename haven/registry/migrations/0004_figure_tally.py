@@ -1,5 +1,6 @@
-"""The running counts of the situation figures (registry.FigureTally) and each person's band
-change date, counted here for everything registered before (haven.registry.tallies.rebuild)."""
+"""The running counts of the situation figures (registry.FigureTally), counted here for everything
+registered before (haven.registry.tallies.rebuild); an index of the persons by date of birth, and
+the identity index made to hold what the figures read."""
 
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.db import migrations, models
 
 def count(apps: Any, schema_editor: Any) -> None:
     # The tally's own counting, so that the migration and the registration actions count alike;
-    # it reads and writes only the columns that exist from this migration on.
+    # it reads only columns that exist from this migration on.
     from haven.registry import tallies
 
     tallies.rebuild()
@@ -34,26 +35,49 @@ class Migration(migrations.Migration):
                 (
                     "kind",
                     models.CharField(
-                        choices=[("hour", "hour"), ("origin", "origin"), ("people", "people")],
+                        choices=[
+                            ("hour", "hour"),
+                            ("origin", "origin"),
+                            ("people", "people"),
+                            ("needs", "needs"),
+                        ],
                         max_length=8,
                     ),
                 ),
                 ("hour", models.BigIntegerField(default=0)),
                 ("sex", models.CharField(blank=True, default="", max_length=1)),
-                ("band", models.PositiveSmallIntegerField(default=0)),
+                ("birth_year", models.PositiveSmallIntegerField(default=0)),
                 ("text", models.TextField(blank=True, default="")),
                 ("households", models.BigIntegerField(default=0)),
                 ("persons", models.BigIntegerField(default=0)),
             ],
         ),
-        migrations.AddField(
+        migrations.RemoveIndex(
             model_name="person",
-            name="band_changes_on",
-            field=models.IntegerField(editable=False, null=True),
+            name="person_identity",
         ),
         migrations.AddIndex(
             model_name="person",
-            index=models.Index(fields=["band_changes_on"], name="person_band_changes"),
+            index=models.Index(
+                fields=[
+                    "identity",
+                    "household",
+                    "site",
+                    "sex",
+                    "birth_year",
+                    "birth_month",
+                    "birth_day",
+                    "specific_needs",
+                ],
+                name="person_identity_figures",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="person",
+            index=models.Index(
+                fields=["birth_year", "birth_month", "birth_day", "site", "sex"],
+                name="person_birth",
+            ),
         ),
         migrations.AddField(
             model_name="figuretally",
@@ -65,7 +89,8 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="figuretally",
             constraint=models.UniqueConstraint(
-                fields=("kind", "site", "hour", "sex", "band", "text"), name="figure_tally_key"
+                fields=("kind", "site", "hour", "sex", "birth_year", "text"),
+                name="figure_tally_key",
             ),
         ),
         migrations.RunPython(count, migrations.RunPython.noop, elidable=True),
