@@ -23,7 +23,7 @@ from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import AuditEvent, Site, User
 from haven.core.selectors import site_for_registration
 from haven.names import detect_script, name_forms
-from haven.registry import tallies
+from haven.registry import events, tallies
 from haven.registry.models import (
     CrossingCount,
     Household,
@@ -126,6 +126,13 @@ def register_households(
             created = _write_one_by_one(items, digests, new, sites, acting_user, results)
         for index, household in created.items():
             results[index] = RegistrationResult(items[index].uuid, Outcome.CREATED, household)
+        if created:
+            household_ids = [household.pk for household in created.values()]
+            transaction.on_commit(
+                lambda: events.households_registered.send_robust(
+                    sender=Household, household_ids=household_ids
+                )
+            )
 
     # Repeats inside the batch answer like a retry after the first: exists or conflict.
     for index, item in enumerate(items):
