@@ -228,6 +228,18 @@ if HAVEN_EXPECTED_ARRIVALS is not None and HAVEN_EXPECTED_ARRIVALS < 0:
     raise ImproperlyConfigured("HAVEN_EXPECTED_ARRIVALS must be a number of people, not negative")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HAVEN_MAX_REQUEST_BYTES", 16 * 1024 * 1024)
 
+# Tracing. PFIF record ids are "domain/local-id": the domain names this deployment.
+HAVEN_PFIF_DOMAIN = os.environ.get("HAVEN_PFIF_DOMAIN", "haven.example.org").strip()
+# What a PFIF export may carry: "minimal" (names and sex), "names" (also alternate spellings, year
+# of birth and home settlement), "full" (also dates of birth, descriptions and searchers' contacts).
+HAVEN_PFIF_SHARING = os.environ.get("HAVEN_PFIF_SHARING", "names").strip()
+if HAVEN_PFIF_SHARING not in ("minimal", "names", "full"):
+    raise ImproperlyConfigured("HAVEN_PFIF_SHARING must be minimal, names or full")
+HAVEN_PFIF_MAX_BYTES = env_int("HAVEN_PFIF_MAX_BYTES", 50 * 1024 * 1024)
+# The public request form: requests accepted per address and per contact in a day.
+HAVEN_PUBLIC_REQUESTS_PER_ADDRESS = env_int("HAVEN_PUBLIC_REQUESTS_PER_ADDRESS", 5)
+HAVEN_PUBLIC_REQUESTS_PER_CONTACT = env_int("HAVEN_PUBLIC_REQUESTS_PER_CONTACT", 3)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
