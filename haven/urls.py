@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("haven.registry.urls")),
     path("identity/", include("haven.identity.urls")),
     path("reports/", include("haven.reports.urls")),
+    path("tracing/", include("haven.tracing.urls")),
 ]
