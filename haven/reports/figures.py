@@ -40,18 +40,23 @@ then labelled and grouped into local days in Python: exact for every zone whose 
 hours (Armenia's is +04:00 all year), without calling a per-row Python function that SQLite's
 `Trunc(..., tzinfo=...)` would (seconds at a million rows).
 
-Speed, with a million records: three statements do the work. Registrations and households by site
-and hour and by origin come from the households alone (each carries its member count, and an index
-holds every column read, in time order, so a past moment reads a range of it); one statement groups
-the records by one integer key (site, sex, age band) and needs, reading an index that holds those
-columns (for a past moment, reached through that moment's households; for every record PostgreSQL
-prefers a parallel scan of the rows); identities enter only through the records whose identity is
-shared, found from the identity Link rows (every identity move writes one, so a record whose
-identity no link names holds its own, shared with nobody), and one statement corrects for those few
-percent. They run in one read-only snapshot, with PostgreSQL's JIT off. The result is cached, keyed
-by the moment and a cheap data version (the newest row of each table the figures read, and the
-sites), so a repeat with nothing changed costs a few index lookups; a moment after the last
-registration is keyed by the last registration's time, so "now" asked again is the same entry.
+Speed, with a million records. After the last registration (the dashboard's "now") the records
+are not read: the registration actions keep a tally in the same transaction as the records
+(registry.FigureTally, haven.registry.tallies) by site and hour, by origin, by sex and year of
+birth, and by needs, a few thousand rows; ages on the day asked follow from the year of birth,
+except for the people of the years that reach a band's first age that year, whose birthdays are
+read from an index of dates of birth. A past moment is counted from the records: registrations and
+households by site and hour and by origin from the households alone (each carries its member
+count, and an index holds every column read, in time order, so a past moment reads a range of it);
+one statement groups the moment's records by one integer key (site, sex, age band) and needs,
+reading an index that holds those columns. Either way identities enter only through the records
+whose identity is shared, found from the identity Link rows (every identity move writes one, so a
+record whose identity no link names holds its own, shared with nobody), read from an identity
+index that holds the columns needed; one statement corrects for those few percent. They run in
+one read-only snapshot, with PostgreSQL's JIT off. The result is cached, keyed by the moment and a
+cheap data version (the newest row of each table the figures read, and the sites), so a repeat
+with nothing changed costs a few index lookups; a moment after the last registration is keyed by
+the last registration's time, so "now" asked again is the same entry.
 Figures measured in bench/README.md (bench/bench_reports.py).
 """
 
