@@ -12,4 +12,5 @@ urlpatterns = [
     path("identity/", include("haven.identity.urls")),
     path("reports/", include("haven.reports.urls")),
     path("tracing/", include("haven.tracing.urls")),
+    path("find/", include("haven.tracing.public_urls")),
 ]

@@ -189,3 +189,24 @@ class StatusNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} ({self.asserted_at:%Y-%m-%d})"
+
+
+class PublicSubmission(models.Model):
+    """A request accepted from the public form, kept only to limit how many one address and one
+    contact may send in a day: keyed hashes (HMAC with the secret key) of the client's address
+    and of the normalised contact, never the values themselves. Rows older than the limit's
+    window are deleted as new ones are written."""
+
+    address_hash = models.CharField(max_length=64)
+    contact_hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["address_hash", "at"], name="public_submission_address"),
+            models.Index(fields=["contact_hash", "at"], name="public_submission_contact"),
+            models.Index(fields=["at"], name="public_submission_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"public submission {self.at:%Y-%m-%d %H:%M}"
