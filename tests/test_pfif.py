@@ -17,7 +17,6 @@ from haven.core.models import AuditEvent
 from haven.tracing import actions
 from haven.tracing.models import StatusNote, TraceMatch, TracingRequest
 from haven.tracing.pfif import (
-    CONTACT_LINE,
     NS,
     PfifError,
     PfifInvalid,
@@ -190,6 +189,10 @@ def test_an_export_imported_into_an_empty_state_exports_the_same(
     summary = import_pfif(first.encode(), user=personas.carol)
     assert summary.persons_added == 4  # open, found, public, closed
     assert summary.persons_expired == 1  # its placeholder
+    assert (
+        AuditEvent.objects.filter(action="tracing.request.expired", user=personas.carol).count()
+        == 1
+    )
     assert not summary.persons_skipped
     assert summary.notes_added == 4  # the caseworker's, two "sought", one "found"
     assert not summary.notes_skipped
@@ -376,7 +379,8 @@ def test_a_person_finder_file_in_armenian_and_russian_imports(personas: Personas
     alive = notes[f"{PF}/note.5050002"]
     assert (alive.status, alive.asserted_by) == ("believed_alive", "Арам Петросян")
     assert alive.asserted_at == datetime(2025, 3, 3, 11, 30, tzinfo=UTC)
-    assert alive.text == f"Видел её в Горисе, она здорова.\n\n{CONTACT_LINE}"
+    assert alive.text == "Видел её в Горисе, она здорова."
+    assert alive.author_made_contact
     assert notes[f"{PF}/note.5050001"].status == "information_sought"
 
     ohanes = TracingRequest.objects.get(pfif_record_id=f"{PF}/person.4040002")
@@ -402,7 +406,6 @@ def test_a_person_finder_file_in_armenian_and_russian_imports(personas: Personas
     assert "source_name" not in _block(document, f"{PF}/person.4040002")
     full = export(personas, "full")
     assert "<pfif:author_made_contact>true" in _note_block(full, f"{PF}/note.5050002")
-    assert CONTACT_LINE not in full
 
 
 def _block(document: str, person_id: str) -> str:

@@ -374,6 +374,7 @@ def add_status_note(
     request: TracingRequest | None = None,
     note_uuid: uuid_lib.UUID | None = None,
     pfif_record_id: str = "",
+    author_made_contact: bool = False,
 ) -> StatusNote:
     """Record what someone asserted about a person's fate (about a registered person, or the
     person a request seeks)."""
@@ -403,6 +404,7 @@ def add_status_note(
             text=text.strip(),
             asserted_by=asserted_by,
             asserted_at=asserted_at or now,
+            author_made_contact=author_made_contact,
             recorded_by=user,
             recorded_at=now,
             pfif_record_id=pfif_record_id,
@@ -422,3 +424,71 @@ def add_status_note(
 
 def _error(field: str, message: str) -> FieldError:
     return FieldError(field=field, message=message)
+
+
+def store_expired_record(
+    *,
+    record_uuid: uuid_lib.UUID,
+    pfif_record_id: str,
+    source_date: datetime,
+    expiry_date: datetime | None,
+    user: User | None,
+) -> TracingRequest:
+    """Hold the id and dates of another repository's record that has expired at its source (no
+    personal data), so that an older copy arriving later is known to be expired and exports pass
+    the expiry on."""
+    now = timezone.now()
+    with transaction.atomic():
+        request = TracingRequest.objects.create(
+            uuid=record_uuid,
+            source=TracingRequest.Source.PFIF,
+            status=TracingRequest.Status.WITHDRAWN,
+            site=None,
+            sought_name="",
+            consent_at=source_date,
+            created_at=now,
+            created_by=user,
+            closed_at=now,
+            pfif_record_id=pfif_record_id,
+            expiry_date=expiry_date,
+        )
+        _audit_expired(request, user, now)
+    return request
+
+
+def expire_request(
+    *, request: TracingRequest, expiry_date: datetime | None, user: User | None
+) -> TracingRequest:
+    """A request whose record has expired at its source: its personal data goes (names, searcher,
+    matches, name keys, notes), its id, dates and a closed status stay."""
+    now = timezone.now()
+    with transaction.atomic():
+        StatusNote.objects.filter(request=request).delete()
+        TraceMatch.objects.filter(request=request).delete()
+        TraceKey.objects.filter(request=request).delete()
+        request.sought_name = ""
+        request.sought_birth_year = None
+        request.sought_sex = request.sought_origin = request.sought_relatives = ""
+        request.last_seen_place = request.last_seen_on = request.distinguishing = ""
+        request.searcher = request.found = None
+        request.searcher_name = request.searcher_contact = request.searcher_language = ""
+        request.disclosure = TracingRequest.Disclosure.NOT_ASKED
+        request.expiry_date = expiry_date
+        if request.closed_at is None:
+            request.status = TracingRequest.Status.WITHDRAWN
+            request.closed_at = now
+        request.save()
+        _audit_expired(request, user, now)
+    return request
+
+
+def _audit_expired(request: TracingRequest, user: User | None, at: datetime) -> None:
+    audit.record(
+        user=user,
+        action="tracing.request.expired",
+        object_type="tracing_request",
+        object_uuid=request.uuid,
+        site=request.site,
+        detail={"pfif_record_id": request.pfif_record_id},
+        at=at,
+    )

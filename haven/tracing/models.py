@@ -167,6 +167,8 @@ class StatusNote(models.Model):
         max_length=310, help_text=_("Who asserted it (a name, an organisation)")
     )
     asserted_at = models.DateTimeField(help_text=_("When it was asserted"))
+    # The one who asserted it has been in contact with the person (PFIF's author_made_contact).
+    author_made_contact = models.BooleanField(default=False)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -51,8 +51,7 @@ one transaction, with one audit row for the import besides the actions' own rows
   request Haven holds is skipped as our own (notes of other repositories about it are added).
 - A note becomes a status note (its author asserted it at its source_date). is_note_author (the
   author is the person sought) is recorded as believed_alive; a note with no status, or a status
-  PFIF does not define, is skipped with that reason. author_made_contact true is kept as the last
-  line of the text (CONTACT_LINE), where the caseworker reads it and the export finds it. Notes'
+  PFIF does not define, is skipped with that reason; author_made_contact is kept with it. Notes'
   author_email, author_phone, email_of_found_person, phone_of_found_person and last_known_location
   are not kept: Haven does not store where others say someone is, nor contacts for them.
 - A person whose expiry_date has passed is not imported. Held, its personal data is removed: the
@@ -84,7 +83,7 @@ from haven.names import detect_script, to_latin
 from haven.names.scripts import Script
 from haven.names.translit import System
 from haven.tracing import actions
-from haven.tracing.models import StatusNote, TraceKey, TraceMatch, TracingRequest
+from haven.tracing.models import StatusNote, TracingRequest
 from haven.tracing.schemas import TracingRequestIn
 from haven.tracing.search import name_parts, readings
 
@@ -156,7 +155,6 @@ STATUS_TEXT = {
     StatusNote.Status.BELIEVED_DEAD: "This person is believed to be dead.",
 }
 # author_made_contact true, as an imported note's text keeps it.
-CONTACT_LINE = "(The author of this note has been in contact with the person.)"
 
 # The uuids of imported records are derived from their PFIF ids, so an import is repeatable.
 PFIF_UUIDS = uuid_lib.UUID("6f1d2c0e-5b7a-4e2f-9c61-3a8e5d4b7f10")
@@ -754,33 +752,24 @@ def _write(plan: _Plan, user: User | None, now: datetime, summary: ImportSummary
         created[record.person_record_id] = request
         summary.persons_added += 1
     for record in plan.placeholders:
-        TracingRequest.objects.create(
-            uuid=record_uuid(record.person_record_id),
-            source=TracingRequest.Source.PFIF,
-            status=TracingRequest.Status.WITHDRAWN,
-            site=None,
-            sought_name="",
-            consent_at=record.source_date,
-            created_at=now,
-            created_by=user,
-            closed_at=now,
+        actions.store_expired_record(
+            record_uuid=record_uuid(record.person_record_id),
             pfif_record_id=record.person_record_id,
+            source_date=record.source_date,
             expiry_date=record.expiry_date,
+            user=user,
         )
         summary.persons_expired += 1
     for request, record in plan.emptied:
-        _empty(request, record, now)
+        actions.expire_request(request=request, expiry_date=record.expiry_date, user=user)
         summary.persons_expired += 1
     for note, status, target in plan.notes:
-        text = note.text
-        if note.author_made_contact:
-            room = MAX_NOTE_TEXT - len(CONTACT_LINE) - 2
-            text = f"{_cut(text, room)}\n\n{CONTACT_LINE}"
         actions.add_status_note(
             status=status,
             asserted_by=note.author_name,
             asserted_at=note.source_date,
-            text=_cut(text, MAX_NOTE_TEXT),
+            text=_cut(note.text, MAX_NOTE_TEXT),
+            author_made_contact=note.author_made_contact,
             user=user,
             request=target if isinstance(target, TracingRequest) else created[target],
             note_uuid=record_uuid(note.note_record_id),
@@ -791,26 +780,6 @@ def _write(plan: _Plan, user: User | None, now: datetime, summary: ImportSummary
 
 def _cut(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
-
-
-def _empty(request: TracingRequest, record: PersonRecord, now: datetime) -> None:
-    """An imported request whose record has expired at its source: its personal data goes, its
-    id, dates and a closed status stay."""
-    StatusNote.objects.filter(request=request).delete()
-    TraceMatch.objects.filter(request=request).delete()
-    TraceKey.objects.filter(request=request).delete()
-    request.sought_name = ""
-    request.sought_birth_year = None
-    request.sought_sex = request.sought_origin = request.sought_relatives = ""
-    request.last_seen_place = request.last_seen_on = request.distinguishing = ""
-    request.searcher = request.found = None
-    request.searcher_name = request.searcher_contact = request.searcher_language = ""
-    request.disclosure = TracingRequest.Disclosure.NOT_ASKED
-    request.expiry_date = record.expiry_date
-    if request.closed_at is None:
-        request.status = TracingRequest.Status.WITHDRAWN
-        request.closed_at = now
-    request.save()
 
 
 # -- exporting -------------------------------------------------------------------------------
@@ -984,9 +953,7 @@ def _person_element(
 def _stored_note(note: StatusNote, person_id: str, sharing: str) -> dict[str, str]:
     record_id = note.pfif_record_id or f"{own_domain()}/note.{note.uuid}"
     text = note.text
-    contact = text.endswith(CONTACT_LINE)
-    if contact:
-        text = text[: -len(CONTACT_LINE)].rstrip()
+    contact = note.author_made_contact
     if sharing == "full":
         author = note.asserted_by
     else:
