@@ -148,9 +148,13 @@ def _database() -> dict[str, Any]:
         config["OPTIONS"] = {
             # WAL lets the desk read while the simulator or an import writes; IMMEDIATE takes the
             # write lock at BEGIN so two writers queue instead of failing mid-transaction.
+            # mmap: reads come from the operating system's page cache instead of each
+            # connection's own 2 MB cache, which a million records overflow (the figures and the
+            # tracing search read large index ranges; bench/README.md).
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                 " PRAGMA busy_timeout=20000;"
+                f" PRAGMA mmap_size={env_int('HAVEN_SQLITE_MMAP_BYTES', 1 << 30)};"
             ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
