@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "haven.registry",
     "haven.identity",
     "haven.tracing",
+    "haven.shelter",
     "haven.reports",
     "haven.simulate",
 ]

@@ -1,0 +1,123 @@
+"""Shelters and stays: a shelter is added with a checked capacity; a whole household checks in
+only if it fits and is in no other shelter; capacity never goes below who is staying; each step
+audited. Households are registered through the real registration action."""
+
+from typing import Any
+
+import pytest
+
+from haven.core.errors import Conflict, InvalidInput
+from haven.core.models import AuditEvent
+from haven.registry.actions import register_household
+from haven.registry.models import Household
+from haven.registry.schemas import HouseholdIn
+from haven.shelter import actions
+from haven.shelter.models import Shelter, Stay
+from tests import factories
+from tests.conftest import Personas
+
+
+def shelter_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "code": "GOR-SCH-1",
+        "name": "Goris school No. 1",
+        "kind": "collective",
+        "province": "Syunik",
+        "town": "Goris",
+        "beds": 5,
+        "rooms": 2,
+        "step_free": True,
+    }
+    data.update(overrides)
+    return data
+
+
+def add(personas: Personas, **overrides: Any) -> Shelter:
+    return actions.add_shelter(
+        data=actions.parse_shelter(shelter_data(**overrides)), acting_user=personas.dan
+    )
+
+
+def household(personas: Personas, size: int) -> Household:
+    created, _ = register_household(
+        data=HouseholdIn.model_validate(factories.household(size=size)),
+        acting_user=personas.alice,
+    )
+    return created
+
+
+def test_a_household_checks_in_whole_and_out_again(personas: Personas) -> None:
+    shelter = add(personas)
+    family = household(personas, 3)
+
+    stay = actions.check_in(household=family, shelter=shelter, acting_user=personas.dan)
+
+    assert (stay.persons, stay.checked_out_at) == (3, None)
+    assert actions.occupancy(shelter) == 3
+    actions.check_out(household=family, acting_user=personas.dan)
+    assert actions.occupancy(shelter) == 0
+    assert Stay.objects.get().checked_out_at is not None  # kept, closed
+    assert list(
+        AuditEvent.objects.filter(object_uuid=shelter.uuid)
+        .order_by("id")
+        .values_list("action", flat=True)
+    ) == ["shelter.add", "shelter.check_in", "shelter.check_out"]
+
+
+def test_a_household_that_does_not_fit_is_refused_and_never_split(personas: Personas) -> None:
+    shelter = add(personas, beds=5)
+    actions.check_in(household=household(personas, 3), shelter=shelter, acting_user=personas.dan)
+    too_many = household(personas, 3)
+
+    with pytest.raises(InvalidInput, match="2 free beds; the household is 3 people"):
+        actions.check_in(household=too_many, shelter=shelter, acting_user=personas.dan)
+    assert actions.occupancy(shelter) == 3
+    assert not Stay.objects.filter(household=too_many).exists()
+
+
+def test_a_household_is_in_one_shelter_at_a_time(personas: Personas) -> None:
+    first = add(personas)
+    second = add(personas, code="VAYK-HOTEL", name="Vayk hotel", province="Vayots Dzor")
+    family = household(personas, 2)
+    actions.check_in(household=family, shelter=first, acting_user=personas.dan)
+    with pytest.raises(Conflict, match="already in a shelter"):
+        actions.check_in(household=family, shelter=second, acting_user=personas.dan)
+    with pytest.raises(Conflict, match="not in a shelter"):
+        actions.check_out(household=household(personas, 1), acting_user=personas.dan)
+
+
+def test_capacity_is_never_set_below_who_is_staying(personas: Personas) -> None:
+    shelter = add(personas, beds=5)
+    actions.check_in(household=household(personas, 4), shelter=shelter, acting_user=personas.dan)
+    with pytest.raises(InvalidInput, match="fewer than the 4 people staying"):
+        actions.set_beds(shelter=shelter, beds=3, acting_user=personas.dan)
+    shelter.refresh_from_db()
+    assert shelter.beds == 5
+    assert actions.set_beds(shelter=shelter, beds=4, acting_user=personas.dan).beds == 4
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"province": "Karabakh"}, "province"),
+        ({"beds": -1}, "beds"),
+        ({"kind": "tent"}, "kind"),
+        ({"code": "lower case"}, "code"),
+        ({"town": ""}, "town"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_a_bad_shelter_is_refused_naming_its_field(
+    personas: Personas, overrides: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        add(personas, **overrides)
+    assert field in {error.field for error in raised.value.errors}
+    assert not Shelter.objects.exists()
+
+
+def test_a_code_used_twice_is_a_conflict(personas: Personas) -> None:
+    add(personas)
+    with pytest.raises(Conflict):
+        add(personas, name="Another")
+    assert Shelter.objects.count() == 1
