@@ -244,6 +244,9 @@ HAVEN_PFIF_MAX_BYTES = env_int("HAVEN_PFIF_MAX_BYTES", 50 * 1024 * 1024)
 # The public request form: requests accepted per address and per contact in a day.
 HAVEN_PUBLIC_REQUESTS_PER_ADDRESS = env_int("HAVEN_PUBLIC_REQUESTS_PER_ADDRESS", 5)
 HAVEN_PUBLIC_REQUESTS_PER_CONTACT = env_int("HAVEN_PUBLIC_REQUESTS_PER_CONTACT", 3)
+# Reverse proxies in front of Haven that append the client's address to X-Forwarded-For (0: none;
+# Haven is reached directly and REMOTE_ADDR is the client).
+HAVEN_TRUSTED_PROXIES = env_int("HAVEN_TRUSTED_PROXIES", 0)
 
 LOGGING = {
     "version": 1,

@@ -147,7 +147,9 @@ def a_tracing_state(personas: Personas) -> dict[str, TracingRequest]:
     hasmik = register(personas.bob, "GORIS", [HASMIK]).members.get()
     found = open_request(personas, sought_name="Hasmik Harutyunyan", sought_origin="")
     actions.mark_found(request=found, person=hasmik, user=personas.carol)
-    actions.record_disclosure(request=found, allowed=True, user=personas.carol)
+    actions.record_disclosure(
+        request=found, person_uuid=hasmik.uuid, allowed=True, user=personas.carol
+    )
     public, _ = actions.open_request(
         data=actions.parse_request(
             request_data(
@@ -182,7 +184,8 @@ def test_an_export_imported_into_an_empty_state_exports_the_same(
     state = a_tracing_state(personas)
     first = export(personas)
     assert f"{DOMAIN}/request.{state['open'].uuid}" in first
-    assert f"{DOMAIN}/found.{state['found'].uuid}" in first
+    # A searcher who asked Haven hears of the found person from a caseworker: no found note.
+    assert f"{DOMAIN}/found.{state['found'].uuid}" not in first
     assert f"{DOMAIN}/sought.{state['open'].uuid}" in first
 
     TracingRequest.objects.all().delete()
@@ -194,7 +197,7 @@ def test_an_export_imported_into_an_empty_state_exports_the_same(
         == 1
     )
     assert not summary.persons_skipped
-    assert summary.notes_added == 4  # the caseworker's, two "sought", one "found"
+    assert summary.notes_added == 3  # the caseworker's and two "sought"
     assert not summary.notes_skipped
 
     second = export(personas)
@@ -205,12 +208,22 @@ def test_an_export_imported_into_an_empty_state_exports_the_same(
     assert without_entry_dates(export(personas)) == without_entry_dates(first)
 
 
-def test_the_found_note_says_contact_was_made_and_whereabouts_only_in_full(
+def test_the_found_note_goes_back_to_the_repository_the_searcher_asked_in(
     personas: Personas, settings: Any
 ) -> None:
-    state = a_tracing_state(personas)
-    found = state["found"]
-    assert found.found is not None
+    """A request imported from another repository, its person found and agreeing: the found
+    note (contact made; the site only at "full") goes out for that repository's searcher."""
+    ensure_model()
+    hasmik = register(personas.bob, "GORIS", [HASMIK]).members.get()
+    import_pfif(
+        pfif(person(f"{PF}/person.77", full_name="Hasmik Harutyunyan")), user=personas.carol
+    )
+    found = TracingRequest.objects.get(pfif_record_id=f"{PF}/person.77")
+    actions.match_request(found)
+    actions.mark_found(request=found, person=hasmik, user=personas.carol)
+    actions.record_disclosure(
+        request=found, person_uuid=hasmik.uuid, allowed=True, user=personas.carol
+    )
     full = export(personas)
     names = export(personas, "names")
     for document in (full, names):
@@ -218,14 +231,14 @@ def test_the_found_note_says_contact_was_made_and_whereabouts_only_in_full(
         assert "<pfif:author_made_contact>true</pfif:author_made_contact>" in block
         assert "<pfif:status>believed_alive</pfif:status>" in block
         # The registered person is never exported: neither their record nor their names.
-        assert str(found.found.uuid) not in document
+        assert str(hasmik.uuid) not in document
         assert "Հասմիկ" not in document
     assert "Goris hub" in _note_block(full, f"{DOMAIN}/found.{found.uuid}")
     assert "Goris" not in names
     event = AuditEvent.objects.filter(action="tracing.pfif.export").order_by("id").first()
     assert event is not None
     assert event.user == personas.carol
-    assert event.detail["whereabouts_shared"] == [str(found.found.uuid)]
+    assert event.detail["whereabouts_shared"] == [str(hasmik.uuid)]
 
 
 def _note_block(document: str, note_id: str) -> str:
@@ -238,7 +251,9 @@ def test_a_refused_disclosure_exports_no_found_note(personas: Personas) -> None:
     hasmik = register(personas.bob, "GORIS", [HASMIK]).members.get()
     request = open_request(personas, sought_name="Hasmik Harutyunyan")
     actions.mark_found(request=request, person=hasmik, user=personas.carol)
-    actions.record_disclosure(request=request, allowed=False, user=personas.carol)
+    actions.record_disclosure(
+        request=request, person_uuid=hasmik.uuid, allowed=False, user=personas.carol
+    )
     document = export(personas)
     assert f"found.{request.uuid}" not in document
     assert "believed_alive" not in document
@@ -302,7 +317,9 @@ def test_each_sharing_level_carries_only_its_fields(personas: Personas) -> None:
     assert "<pfif:given_name>Асмик</pfif:given_name>" in names
     assert "<pfif:home_city>Степанакерт</pfif:home_city>" in names
     full = export(personas, "full")
-    assert _person_fields(full) >= {"description", "author_name", "author_phone"}
+    assert "description" in _person_fields(full)
+    # The searcher consented to Haven's caseworkers reading their contact, not to its export.
+    assert not _person_fields(full) & {"author_name", "author_phone", "author_email"}
     assert "Last seen: Lachin corridor, 25 September" in full
     assert "Relatives: Арам Арутюнян" in full
     for document in (minimal, names):

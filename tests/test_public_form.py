@@ -329,6 +329,31 @@ def test_a_forged_token_is_refused_quietly(settings: Settings) -> None:
 
 
 @pytest.mark.django_db
+def test_behind_a_trusted_proxy_the_address_it_saw_is_the_clients(settings: Settings) -> None:
+    settings.HAVEN_PUBLIC_REQUESTS_PER_ADDRESS = 1
+    settings.HAVEN_TRUSTED_PROXIES = 1
+    proxy = Client(REMOTE_ADDR="10.0.0.2")  # every request arrives from the proxy
+    # What a client writes into the header itself comes first; the proxy appends what it saw.
+    for n, seen in enumerate(["198.51.100.1", "198.51.100.2"]):
+        assert_sent(
+            proxy.post(
+                FORM,
+                fields(searcher_contact=f"ani{n}@example.org"),
+                HTTP_X_FORWARDED_FOR=f"203.0.113.99, {seen}",
+            )
+        )
+    assert TracingRequest.objects.count() == 2  # two clients, one request each
+    assert_sent(
+        proxy.post(
+            FORM,
+            fields(searcher_contact="ani5@example.org"),
+            HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.1",
+        )
+    )
+    assert TracingRequest.objects.count() == 2  # the first client again: over its limit
+
+
+@pytest.mark.django_db
 def test_requests_over_the_limit_of_one_address_are_refused_quietly(
     settings: Settings,
 ) -> None:

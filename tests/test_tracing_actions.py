@@ -190,10 +190,14 @@ def test_found_asked_and_closed_each_audited(personas: Personas) -> None:
     with pytest.raises(InvalidInput):
         actions.close_request(request=request, outcome="reunited", user=personas.carol)
     with pytest.raises(Conflict):
-        actions.record_disclosure(request=request, allowed=True, user=personas.carol)
+        actions.record_disclosure(
+            request=request, person_uuid=hasmik.uuid, allowed=True, user=personas.carol
+        )
 
     actions.mark_found(request=request, person=hasmik, user=personas.carol)
-    actions.record_disclosure(request=request, allowed=False, user=personas.carol)
+    actions.record_disclosure(
+        request=request, person_uuid=hasmik.uuid, allowed=False, user=personas.carol
+    )
     request.refresh_from_db()
     assert (request.status, request.found, request.disclosure) == ("found", hasmik, "refused")
 
@@ -276,3 +280,31 @@ def test_persons_are_untouched_by_matching(personas: Personas) -> None:
     before = sorted(Person.objects.values_list("pk", "identity", "given_name"))
     open_request(personas, sought_relatives=["Aram"])
     assert sorted(Person.objects.values_list("pk", "identity", "given_name")) == before
+
+
+def test_an_answer_counts_only_for_the_person_who_was_asked(personas: Personas) -> None:
+    """Caseworker A asked X; meanwhile B marked Y found: A's yes is refused, not given to Y."""
+    x = register(personas.bob, "GORIS", [HASMIK]).members.get()
+    y = register(personas.alice, "KOR", [HASMIK]).members.get()  # a namesake elsewhere
+    request = open_request(personas)
+    assert {m.person for m in request.matches.all()} >= {x, y}
+    actions.mark_found(request=request, person=x, user=personas.carol)
+    actions.mark_found(request=request, person=y, user=personas.dan)
+    with pytest.raises(Conflict, match="has changed"):
+        actions.record_disclosure(
+            request=request, person_uuid=x.uuid, allowed=True, user=personas.carol
+        )
+    request.refresh_from_db()
+    assert (request.found, request.disclosure) == (y, "")
+
+
+def test_a_yes_does_not_outlive_a_request_closed_without_reunion(personas: Personas) -> None:
+    hasmik = register(personas.bob, "GORIS", [HASMIK]).members.get()
+    request = open_request(personas)
+    actions.mark_found(request=request, person=hasmik, user=personas.carol)
+    actions.record_disclosure(
+        request=request, person_uuid=hasmik.uuid, allowed=True, user=personas.carol
+    )
+    actions.close_request(request=request, outcome="declined", user=personas.carol)
+    request.refresh_from_db()
+    assert request.disclosure == "refused"

@@ -80,11 +80,11 @@ def test_found_asked_told_and_closed(client: Client, personas: Personas) -> None
     assert "Ask the person found first" in page
     assert "Goris" not in page.split('id="tell"')[1].split("</p>")[0]
 
-    client.post(f"{url}disclosure/", {"allowed": "no"})
+    client.post(f"{url}disclosure/", {"allowed": "no", "person": str(hasmik.uuid)})
     told = client.get(url).content.decode().split('id="tell"')[1].split("</p>")[0]
     assert "message was passed on" in told
 
-    client.post(f"{url}disclosure/", {"allowed": "yes"})
+    client.post(f"{url}disclosure/", {"allowed": "yes", "person": str(hasmik.uuid)})
     told = client.get(url).content.decode().split('id="tell"')[1].split("</p>")[0]
     assert hasmik.site.name in told
 

@@ -150,40 +150,44 @@ def match_request(request: TracingRequest, *, new_for: Iterable[int] = ()) -> li
     )
     relatives = [name for name in request.sought_relatives.splitlines() if name.strip()]
     scored = [_with_relatives(candidate, relatives) for candidate in found]
-    now = timezone.now()
-    new = set(new_for)
-    known = {m.person_id: m for m in TraceMatch.objects.filter(request=request)}
-    added: list[TraceMatch] = []
-    for person, probability, weight, reasons in scored:
-        if probability < MATCH_FLOOR:
-            continue
-        match = known.get(person.pk)
-        if match is not None:
-            match.probability, match.match_weight, match.reasons = probability, weight, reasons
-            match.save(update_fields=["probability", "match_weight", "reasons"])
-            continue
-        match = TraceMatch.objects.create(
-            request=request,
-            person=person,
-            probability=probability,
-            match_weight=weight,
-            reasons=reasons,
-            found_at=now,
-            is_new=person.pk in new,
-        )
-        added.append(match)
-        if match.is_new:
-            audit.record(
-                user=None,
-                action="tracing.match.new",
-                object_type="tracing_request",
-                object_uuid=request.uuid,
-                site=request.site,
-                detail={"person": str(person.uuid), "probability": round(probability, 4)},
-                at=now,
+    with transaction.atomic():
+        # One matching of a request at a time (two caseworkers opening a new request, a re-match
+        # after a registration): the second waits, then sees the first's matches.
+        TracingRequest.objects.select_for_update().filter(pk=request.pk).first()
+        now = timezone.now()
+        new = set(new_for)
+        known = {m.person_id: m for m in TraceMatch.objects.filter(request=request)}
+        added: list[TraceMatch] = []
+        for person, probability, weight, reasons in scored:
+            if probability < MATCH_FLOOR:
+                continue
+            match = known.get(person.pk)
+            if match is not None:
+                match.probability, match.match_weight, match.reasons = probability, weight, reasons
+                match.save(update_fields=["probability", "match_weight", "reasons"])
+                continue
+            match = TraceMatch.objects.create(
+                request=request,
+                person=person,
+                probability=probability,
+                match_weight=weight,
+                reasons=reasons,
+                found_at=now,
+                is_new=person.pk in new,
             )
-    request.matched_at = now
-    request.save(update_fields=["matched_at"])
+            added.append(match)
+            if match.is_new:
+                audit.record(
+                    user=None,
+                    action="tracing.match.new",
+                    object_type="tracing_request",
+                    object_uuid=request.uuid,
+                    site=request.site,
+                    detail={"person": str(person.uuid), "probability": round(probability, 4)},
+                    at=now,
+                )
+        request.matched_at = now
+        request.save(update_fields=["matched_at"])
     return added
 
 
@@ -277,19 +281,24 @@ def rematch_new(person_ids: Sequence[int]) -> int:
             keys.update(k for k in (given, family) if k)
         if not keys:
             return 0
-        requests = TracingRequest.objects.filter(
-            status=TracingRequest.Status.OPEN,
-            matched_at__isnull=False,
-            pk__in=TraceKey.objects.filter(key__in=keys).values("request_id"),
+        requests = list(
+            TracingRequest.objects.filter(
+                status=TracingRequest.Status.OPEN,
+                matched_at__isnull=False,
+                pk__in=TraceKey.objects.filter(key__in=keys).values("request_id"),
+            )
         )
-        added = 0
-        for request in requests:
-            with transaction.atomic():
-                added += len(match_request(request, new_for=person_ids))
-        return added
     except Exception:  # the registration stands; the next registration or page re-matches
         log.exception("re-matching tracing requests after a registration failed")
         return 0
+    added = 0
+    for request in requests:
+        try:
+            with transaction.atomic():
+                added += len(match_request(request, new_for=person_ids))
+        except Exception:  # one request's failure does not keep the others from re-matching
+            log.exception("re-matching tracing request %s failed", request.uuid)
+    return added
 
 
 def mark_seen(request: TracingRequest, user: User) -> None:
@@ -321,23 +330,37 @@ def mark_found(*, request: TracingRequest, person: Person, user: User) -> Tracin
     return request
 
 
-def record_disclosure(*, request: TracingRequest, allowed: bool, user: User) -> TracingRequest:
-    """What the found person said when asked whether their whereabouts may be shared."""
-    if request.found_id is None or request.is_closed:
-        raise Conflict(f"tracing request {request.uuid} has no found person to ask")
+def record_disclosure(
+    *, request: TracingRequest, person_uuid: uuid_lib.UUID, allowed: bool, user: User
+) -> TracingRequest:
+    """What the found person said when asked whether their whereabouts may be shared. The
+    answer is recorded only for the person it came from: if the request's found person changed
+    meanwhile (another caseworker, another tab), it is refused."""
     with transaction.atomic():
-        request.disclosure = (
+        locked = (
+            TracingRequest.objects.select_for_update(of=("self",))
+            .select_related("found")
+            .get(pk=request.pk)
+        )
+        if locked.status != TracingRequest.Status.FOUND or locked.found is None:
+            raise Conflict(f"tracing request {request.uuid} has no found person to ask")
+        if locked.found.uuid != person_uuid:
+            raise Conflict(
+                f"the person found for tracing request {request.uuid} has changed: ask them"
+            )
+        locked.disclosure = (
             TracingRequest.Disclosure.ALLOWED if allowed else TracingRequest.Disclosure.REFUSED
         )
-        request.save(update_fields=["disclosure"])
+        locked.save(update_fields=["disclosure"])
         audit.record(
             user=user,
             action="tracing.request.disclosure",
             object_type="tracing_request",
-            object_uuid=request.uuid,
-            site=request.site,
-            detail={"allowed": allowed},
+            object_uuid=locked.uuid,
+            site=locked.site,
+            detail={"allowed": allowed, "person": str(person_uuid)},
         )
+    request.disclosure, request.found = locked.disclosure, locked.found
     return request
 
 
@@ -351,7 +374,15 @@ def close_request(*, request: TracingRequest, outcome: str, user: User) -> Traci
     with transaction.atomic():
         request.status = outcome
         request.closed_at = timezone.now()
-        request.save(update_fields=["status", "closed_at"])
+        if outcome != TracingRequest.Status.REUNITED:
+            # Nothing more is told: a yes given earlier does not outlive a request closed
+            # without the reunion it was given for.
+            request.disclosure = (
+                TracingRequest.Disclosure.REFUSED
+                if request.found_id is not None
+                else TracingRequest.Disclosure.NOT_ASKED
+            )
+        request.save(update_fields=["status", "closed_at", "disclosure"])
         audit.record(
             user=user,
             action="tracing.request.close",

@@ -278,6 +278,10 @@ def _root(data: bytes) -> ET.Element:
         ) from refused
     except ET.ParseError as bad:
         raise PfifError(f"not well-formed XML ({bad}): nothing imported") from None
+    except (LookupError, ValueError) as bad:  # an encoding the parser does not know or take
+        raise PfifError(
+            f"the XML declares an encoding Haven cannot read ({bad}): nothing imported"
+        ) from None
     namespace, name = _split(root.tag)
     if namespace != NS or name != "pfif":
         found = f"namespace {namespace}" if namespace else "no namespace"
@@ -919,8 +923,12 @@ def _person_element(
             }
         )
     found = request.found
+    # The found person agreed that the searcher may know; a searcher who asked through another
+    # repository learns it there, so the note goes out for those requests only (one who asked
+    # Haven hears it from a caseworker, and no other repository needs to know).
     if (
         found is not None
+        and request.source == TracingRequest.Source.PFIF
         and request.disclosure == TracingRequest.Disclosure.ALLOWED
         and request.status in (TracingRequest.Status.FOUND, TracingRequest.Status.REUNITED)
     ):
@@ -1010,6 +1018,10 @@ def _author(request: TracingRequest) -> dict[str, str]:
     a telephone number (a registered searcher is a registered person: never exported)."""
     name, contact = request.searcher_name.strip(), request.searcher_contact.strip()
     if request.searcher_id is not None or not name or not contact:
+        return {}
+    if request.source != TracingRequest.Source.PFIF:
+        # Searchers who asked Haven consented to Haven's caseworkers reading their contact,
+        # not to its going to other repositories.
         return {}
     if "@" in contact and " " not in contact:
         return {"author_name": name, "author_email": contact}

@@ -208,9 +208,20 @@ def _token_problem(token: str) -> tuple[str, uuid_lib.UUID | None]:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The address the request came from: REMOTE_ADDR (a header any client can set is not
-    trusted); an IPv6 address stands for its /64, which one client usually holds whole."""
+    """The address the request came from: REMOTE_ADDR, or behind HAVEN_TRUSTED_PROXIES reverse
+    proxies the address the outermost of them saw (X-Forwarded-For read from the right: what a
+    client writes into the header itself is never trusted); an IPv6 address stands for its
+    /64, which one client usually holds whole."""
     raw = str(request.META.get("REMOTE_ADDR", ""))
+    proxies: int = settings.HAVEN_TRUSTED_PROXIES
+    if proxies > 0:
+        hops = [
+            hop.strip()
+            for hop in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+            if hop.strip()
+        ]
+        if len(hops) >= proxies:
+            raw = hops[-proxies]
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:

@@ -88,7 +88,9 @@ def searcher_message(tracing_request: TracingRequest) -> str:
     their consent."""
     if tracing_request.found is None:
         return _("We are still looking. Nothing has been found that can be shared.")
-    if tracing_request.disclosure == TracingRequest.Disclosure.ALLOWED:
+    if tracing_request.disclosure == TracingRequest.Disclosure.ALLOWED and (
+        tracing_request.status in (TracingRequest.Status.FOUND, TracingRequest.Status.REUNITED)
+    ):
         site = tracing_request.found.site
         return _(
             "The person you are looking for is registered with Haven at %(site)s, %(province)s, "
@@ -201,8 +203,13 @@ def disclosure(request: HttpRequest, request_uuid: UUID) -> HttpResponse:
     if answer not in ("yes", "no"):
         messages.error(request, _("Say whether the person found agreed."))
         return _back(tracing_request)
+    person = request.POST.get("person", "")
+    if not _is_uuid(person):
+        raise Http404
     try:
-        actions.record_disclosure(request=tracing_request, allowed=answer == "yes", user=user)
+        actions.record_disclosure(
+            request=tracing_request, person_uuid=UUID(person), allowed=answer == "yes", user=user
+        )
     except Conflict as error:
         _refused(request, error)
     else:
