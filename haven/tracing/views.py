@@ -133,6 +133,13 @@ def request_page(request: HttpRequest, request_uuid: UUID) -> HttpResponse:
             via="tracing_request",
             query=str(tracing_request.uuid),
         )
+    if tracing_request.searcher is not None:  # the registered searcher's name is shown too
+        audit_listed(
+            user,
+            "person.view",
+            [(tracing_request.searcher.uuid, tracing_request.searcher.site_id)],
+            via="tracing_request_searcher",
+        )
     rows = [
         {
             "match": m,
