@@ -30,6 +30,7 @@ from haven.simulate.loader import (
     load_influx,
     simulator_user,
 )
+from haven.simulate.shelters import ShelterReport, add_shelters
 
 
 def write_jsonl(influx: Influx, path: Path) -> None:
@@ -72,11 +73,19 @@ class Command(HavenCommand):
             help="share of people registered a second time at another site (default 0.03)",
         )
         parser.add_argument("--no-db", action="store_true", help="only write the files")
+        parser.add_argument(
+            "--shelters",
+            type=int,
+            default=0,
+            help="also add this many shelters across the provinces (haven.simulate.shelters)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         people: int = options["people"]
         if people < 1:
             raise CommandError(_("--people: must be at least 1"))
+        if options["shelters"] < 0:
+            raise CommandError(_("--shelters: must not be negative"))
         share: float = options["duplicate_share"]
         if not 0 <= share <= 0.5:
             raise CommandError(_("--duplicate-share: must be between 0 and 0.5"))
@@ -118,7 +127,25 @@ class Command(HavenCommand):
             except InvalidInput as exc:
                 raise CommandError(str(exc)) from exc
             report = load_influx(influx, acting_user=user)
+        shelters: ShelterReport | None = None
+        if user is not None and options["shelters"]:
+            shelters = add_shelters(
+                count=options["shelters"], seed=options["seed"], acting_user=user
+            )
         self._summary(influx, report, generated, time.perf_counter() - started, options)
+        if shelters is not None:
+            self.stdout.write(
+                _(
+                    "  shelters added:        %(n)d (%(beds)d beds, %(step)d step-free;"
+                    " %(existing)d already there)"
+                )
+                % {
+                    "n": shelters.added,
+                    "beds": shelters.beds,
+                    "step": shelters.step_free,
+                    "existing": shelters.existing,
+                }
+            )
 
     def _summary(
         self,
