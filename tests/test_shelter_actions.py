@@ -2,16 +2,21 @@
 only if it fits and is in no other shelter; capacity never goes below who is staying; each step
 audited. Households are registered through the real registration action."""
 
+import json
+from datetime import datetime, timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
-from haven.core.errors import Conflict, InvalidInput
+from haven.core.errors import Conflict, InvalidInput, NotFound
 from haven.core.models import AuditEvent
 from haven.registry.actions import register_household
 from haven.registry.models import Household
 from haven.registry.schemas import HouseholdIn
-from haven.shelter import actions
+from haven.shelter import actions, selectors
 from haven.shelter.models import Shelter, Stay
 from tests import factories
 from tests.conftest import Personas
@@ -121,3 +126,60 @@ def test_a_code_used_twice_is_a_conflict(personas: Personas) -> None:
     with pytest.raises(Conflict):
         add(personas, name="Another")
     assert Shelter.objects.count() == 1
+
+
+# --- occupancy over time and presence (haven.shelter.selectors) ----------------------------
+
+
+def test_occupancy_at_a_past_moment_counts_the_stays_open_then(personas: Personas) -> None:
+    shelter = add(personas, beds=10)
+    first, second = household(personas, 3), household(personas, 2)
+    actions.check_in(household=first, shelter=shelter, acting_user=personas.dan)
+    after_first = timezone.now()
+    actions.check_in(household=second, shelter=shelter, acting_user=personas.dan)
+    both = timezone.now()
+    actions.check_out(household=first, acting_user=personas.dan)
+
+    assert selectors.occupancy_at(after_first) == {shelter.pk: 3}
+    assert selectors.occupancy_at(both) == {shelter.pk: 5}
+    assert selectors.occupancy_at(timezone.now()) == {shelter.pk: 2}
+    assert selectors.occupancy_at(after_first - timedelta(days=1)) == {}
+    with pytest.raises(ValueError, match="timezone-aware"):
+        selectors.occupancy_at(datetime(2023, 9, 26))  # noqa: DTZ001 - the naive moment refused
+
+
+def test_the_presence_list_names_who_is_staying_and_audits_each(personas: Personas) -> None:
+    shelter = add(personas)
+    staying, left = household(personas, 2), household(personas, 1)
+    actions.check_in(household=staying, shelter=shelter, acting_user=personas.dan)
+    actions.check_in(household=left, shelter=shelter, acting_user=personas.dan)
+    actions.check_out(household=left, acting_user=personas.dan)
+
+    out = StringIO()
+    call_command("shelter", "presence", shelter.code, "--json", "--as-user", "dan", stdout=out)
+    rows = json.loads(out.getvalue())
+
+    members = {str(p.uuid) for p in staying.members.all()}
+    assert {row["person"] for row in rows} == members
+    assert {row["household"] for row in rows} == {str(staying.uuid)}
+    assert set(rows[0]) == {
+        "household",
+        "person",
+        "given_name",
+        "family_name",
+        "sex",
+        "birth_date",
+        "checked_in_at",
+    }
+    audited = AuditEvent.objects.filter(action="person.view", detail__via="shelter_presence")
+    assert {str(e.object_uuid) for e in audited} == members
+
+
+@pytest.mark.parametrize("who", ["alice", "carol", "erin"])
+def test_the_presence_list_is_not_for_other_roles(personas: Personas, who: str) -> None:
+    shelter = add(personas)
+    actions.check_in(household=household(personas, 2), shelter=shelter, acting_user=personas.dan)
+    with pytest.raises(NotFound):
+        selectors.presence(getattr(personas, who), shelter.code)
+    with pytest.raises(NotFound):
+        selectors.presence(personas.dan, "NO-SUCH")

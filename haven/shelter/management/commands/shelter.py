@@ -5,6 +5,9 @@ haven shelter add --code C --name N --kind K --province P --town T --beds N [--r
     a new shelter (kind: collective, hotel or host_family; province: a marz of Armenia).
 haven shelter list [--json]
     every shelter with its beds, people staying and free beds.
+haven shelter presence CODE [--json]
+    who is staying in the shelter now (names, sex, date of birth), household by household;
+    each person listed is an audited read.
 haven shelter allocate [--accept] [--from FILE] [--json]
     propose an allocation of the waiting households to the free beds (HiGHS), beside what the
     greedy rule would do; with --accept, check them all in (all or nothing, audited). --from
@@ -25,6 +28,7 @@ from haven.core.models import User
 from haven.shelter.actions import add_shelter, parse_shelter
 from haven.shelter.allocation import Proposal, accept, edited, free_beds, may_allocate, propose
 from haven.shelter.models import Shelter
+from haven.shelter.selectors import presence
 
 
 def proposal_json(proposal: Proposal, *, accepted: bool) -> dict[str, Any]:
@@ -61,6 +65,10 @@ class Command(HavenCommand):
         listing = sub.add_parser("list", help="every shelter with its free beds")
         super().add_arguments(listing)
         listing.add_argument("--json", action="store_true")
+        present = sub.add_parser("presence", help="who is staying in a shelter now")
+        super().add_arguments(present)
+        present.add_argument("code", help="the shelter's code")
+        present.add_argument("--json", action="store_true")
         allocate = sub.add_parser("allocate", help="propose (and --accept) an allocation")
         super().add_arguments(allocate)
         allocate.add_argument("--accept", action="store_true", help="check them all in")
@@ -74,6 +82,8 @@ class Command(HavenCommand):
                 self._add(user, options)
             elif options["subcommand"] == "list":
                 self._list(options)
+            elif options["subcommand"] == "presence":
+                self._presence(user, options)
             else:
                 self._allocate(user, options)
         except HavenError as exc:
@@ -109,6 +119,30 @@ class Command(HavenCommand):
             self.stdout.write(
                 f"{r['code']:<16} {r['province']:<12} {r['town']:<14} {r['kind']:<12}"
                 f" {r['beds']:>5} beds {r['free']:>5} free  {step}"
+            )
+
+    def _presence(self, user: User, options: dict[str, Any]) -> None:
+        shelter, residents = presence(user, options["code"])
+        if options["json"]:
+            rows = [
+                {
+                    "household": str(r.household),
+                    "person": str(r.person),
+                    "given_name": r.given_name,
+                    "family_name": r.family_name,
+                    "sex": r.sex,
+                    "birth_date": r.birth_date,
+                    "checked_in_at": r.checked_in_at.isoformat(),
+                }
+                for r in residents
+            ]
+            self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        self.stdout.write(f"{shelter.code} — {shelter.name}: {len(residents)} people staying")
+        for r in residents:
+            self.stdout.write(
+                f"  {r.family_name} {r.given_name}  {r.sex}  {r.birth_date}"
+                f"  (household {r.household}, in since {r.checked_in_at:%Y-%m-%d %H:%M})"
             )
 
     def _allocate(self, user: User, options: dict[str, Any]) -> None:
