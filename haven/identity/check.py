@@ -100,7 +100,7 @@ def _estimated_count() -> int:
 _SHARES: dict[tuple[str, str], tuple[float, int]] = {}  # (part, key) → (when, count)
 
 
-def _name_count(part: str, key: str) -> int:
+def name_count(part: str, key: str) -> int:
     """How many records have this name key, counted at most once a minute per key: the
     commonest names are tens of thousands of index entries, and their share barely moves."""
     now = time.monotonic()
@@ -111,6 +111,16 @@ def _name_count(part: str, key: str) -> int:
         if len(_SHARES) > 100_000:  # names are few; a flood of odd ones must not grow this
             _SHARES.clear()
     return cached[1]
+
+
+def documents_of(person_ids: list[int]) -> dict[int, list[str]]:
+    """The document numbers of these persons, by person id (what the documents comparison reads)."""
+    docs: dict[int, list[str]] = {}
+    for person_id, number in IdentityDocument.objects.filter(person_id__in=person_ids).values_list(
+        "person_id", "number"
+    ):
+        docs.setdefault(person_id, []).append(number)
+    return docs
 
 
 class RegistryFrequencies:
@@ -131,7 +141,7 @@ class RegistryFrequencies:
 
     def share(self, part: str, key: str) -> float:
         if (part, key) not in self._cache:
-            count = _name_count(part, key)
+            count = name_count(part, key)
             prior = PRIOR_RECORDS * self.prior.get(part, 0.0)
             self._cache[(part, key)] = max(count + prior, 1) / (self.total + PRIOR_RECORDS)
         return self._cache[(part, key)]
@@ -276,11 +286,7 @@ def find_candidates(
     rows = list(closest.values_list(*PERSON_COLUMNS)[:CANDIDATES_SCANNED])
     if not rows:
         return []
-    docs: dict[int, list[str]] = {}
-    for person_id, number in IdentityDocument.objects.filter(
-        person_id__in=[r[0] for r in rows]
-    ).values_list("person_id", "number"):
-        docs.setdefault(person_id, []).append(number)
+    docs = documents_of([r[0] for r in rows])
     weights = current_weights()
     frequencies = RegistryFrequencies(weights)
     scored = []

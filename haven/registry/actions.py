@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from pydantic import ValidationError
 
 from haven.core import audit
 from haven.core.bulk import insert_rows
@@ -37,7 +36,7 @@ from haven.registry.schemas import (
     HouseholdIn,
     Member,
     birth_date_problem,
-    field_errors,
+    validated,
 )
 
 
@@ -413,10 +412,7 @@ def correct_person(
     if field == "birth_date":
         after.pop("estimated_age", None)
     after[field] = value
-    try:
-        member = Member.model_validate(after)
-    except ValidationError as exc:
-        raise InvalidInput(field_errors(exc)) from exc
+    member = validated(Member, after)
     new_value = getattr(member, field)
     existing = PersonCorrection.objects.filter(uuid=correction_uuid).first()
     if existing is not None:

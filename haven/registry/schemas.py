@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from haven.core.errors import FieldError
+from haven.core.errors import FieldError, InvalidInput
 from haven.names import name_problem
 from haven.registry.reference import specific_needs_codes
 
@@ -365,6 +365,17 @@ class CrossingCountIn(BaseModel):
     def digest(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def validated(schema: type[SchemaT], payload: object) -> SchemaT:
+    """`payload` read by `schema`, or InvalidInput with each field's error (nothing else done)."""
+    try:
+        return schema.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput(field_errors(exc)) from exc
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:

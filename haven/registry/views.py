@@ -39,7 +39,7 @@ from haven.registry.forms import (
 )
 from haven.registry.models import Household, IdentityDocument, Person
 from haven.registry.reference import WG_ANSWERS, WG_DOMAINS, settlements_nk, specific_needs_codes
-from haven.registry.schemas import HouseholdIn, field_errors
+from haven.registry.schemas import HouseholdIn, validated
 
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 100
@@ -161,10 +161,7 @@ def _register(form: DeskForm, user: User) -> tuple[Household, bool]:
 
 
 def _validated(form: DeskForm, registered_at: datetime) -> HouseholdIn:
-    try:
-        return HouseholdIn.model_validate(form.payload(registered_at=registered_at))
-    except ValidationError as exc:
-        raise InvalidInput(field_errors(exc)) from exc
+    return validated(HouseholdIn, form.payload(registered_at=registered_at))
 
 
 def _stored_registration_time(user: User, household_uuid: str) -> datetime | None:

@@ -7,22 +7,18 @@ SQLite the write transaction is already exclusive) before it counts who is there
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from pydantic import ValidationError
 
 from haven.core import audit
 from haven.core.errors import Conflict, FieldError, InvalidInput
 from haven.core.models import User
 from haven.registry.models import Household
-from haven.registry.schemas import field_errors
+from haven.registry.schemas import validated
 from haven.shelter.models import Shelter, Stay
 from haven.shelter.schemas import ShelterIn
 
 
 def parse_shelter(payload: dict[str, object]) -> ShelterIn:
-    try:
-        return ShelterIn.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInput(field_errors(exc)) from exc
+    return validated(ShelterIn, payload)
 
 
 def add_shelter(*, data: ShelterIn, acting_user: User | None) -> Shelter:

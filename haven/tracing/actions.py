@@ -18,15 +18,14 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from pydantic import ValidationError
 
 from haven.core import audit
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from haven.core.models import Site, User
-from haven.identity.check import Candidate, Reason
+from haven.identity.check import Candidate, Reason, name_count, registered_total
 from haven.names import name_forms
 from haven.registry.models import Person
-from haven.registry.schemas import field_errors
+from haven.registry.schemas import validated
 from haven.registry.selectors import persons_for
 from haven.tracing.models import StatusNote, TraceKey, TraceMatch, TracingRequest
 from haven.tracing.schemas import TracingRequestIn
@@ -54,10 +53,7 @@ CLOSED = (
 
 
 def parse_request(payload: dict[str, Any]) -> TracingRequestIn:
-    try:
-        return TracingRequestIn.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInput(field_errors(exc)) from exc
+    return validated(TracingRequestIn, payload)
 
 
 def open_request(
@@ -80,7 +76,7 @@ def open_request(
     searcher = None
     if data.searcher_person is not None:
         if acting_user is None:
-            raise InvalidInput([_error("searcher_person", "needs a caseworker")])
+            raise InvalidInput([FieldError("searcher_person", "needs a caseworker")])
         searcher = persons_for(acting_user).filter(uuid=data.searcher_person).first()
         if searcher is None:
             raise NotFound("person", data.searcher_person)
@@ -227,7 +223,7 @@ def _relatives_in_household(person: Person, relatives: Sequence[str]) -> list[tu
     )
     if not members:
         return []
-    total = Person.objects.count() or 1
+    total = registered_total() or 1
     found = []
     for name in relatives:
         parts = name.split()
@@ -243,7 +239,7 @@ def _relatives_in_household(person: Person, relatives: Sequence[str]) -> list[tu
         )
         if hit is None:
             continue
-        frequency = Person.objects.filter(given_key=hit).count() / total
+        frequency = name_count("given", hit) / total
         found.append((name, min(1.0, frequency * len(members))))
     return found
 
@@ -366,11 +362,13 @@ def record_disclosure(
 
 def close_request(*, request: TracingRequest, outcome: str, user: User) -> TracingRequest:
     if outcome not in CLOSED:
-        raise InvalidInput([_error("outcome", f"must be one of {', '.join(CLOSED)}")])
+        raise InvalidInput([FieldError("outcome", f"must be one of {', '.join(CLOSED)}")])
     if request.is_closed:
         raise Conflict(f"tracing request {request.uuid} is already closed")
     if outcome == TracingRequest.Status.REUNITED and request.found_id is None:
-        raise InvalidInput([_error("outcome", "a request is reunited only once someone is found")])
+        raise InvalidInput(
+            [FieldError("outcome", "a request is reunited only once someone is found")]
+        )
     with transaction.atomic():
         request.status = outcome
         request.closed_at = timezone.now()
@@ -411,19 +409,19 @@ def add_status_note(
     person a request seeks)."""
     errors = []
     if status not in StatusNote.Status.values:
-        errors.append(_error("status", f"must be one of {', '.join(StatusNote.Status.values)}"))
+        errors.append(FieldError("status", f"must be one of {', '.join(StatusNote.Status.values)}"))
     asserted_by = asserted_by.strip()
     if not asserted_by:
-        errors.append(_error("asserted_by", "say who asserted it"))
+        errors.append(FieldError("asserted_by", "say who asserted it"))
     if len(asserted_by) > 310:
-        errors.append(_error("asserted_by", "must be at most 310 characters"))
+        errors.append(FieldError("asserted_by", "must be at most 310 characters"))
     if len(text) > 5000:
-        errors.append(_error("text", "must be at most 5000 characters"))
+        errors.append(FieldError("text", "must be at most 5000 characters"))
     if (person is None) == (request is None):
-        errors.append(_error("person", "a note is about one person or one request"))
+        errors.append(FieldError("person", "a note is about one person or one request"))
     now = timezone.now()
     if asserted_at is not None and asserted_at > now:
-        errors.append(_error("asserted_at", "must not be in the future"))
+        errors.append(FieldError("asserted_at", "must not be in the future"))
     if errors:
         raise InvalidInput(errors)
     with transaction.atomic():
@@ -451,10 +449,6 @@ def add_status_note(
             at=now,
         )
     return note
-
-
-def _error(field: str, message: str) -> FieldError:
-    return FieldError(field=field, message=message)
 
 
 def store_expired_record(

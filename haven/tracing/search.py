@@ -37,13 +37,14 @@ from haven.identity.check import (
     Reason,
     RegistryFrequencies,
     current_weights,
+    documents_of,
     score,
 )
 from haven.identity.comparisons import YEARS_APART, Features, features
 from haven.identity.records import PERSON_COLUMNS, person_features
 from haven.identity.scoring import SWAPPED, probability
 from haven.names import name_forms
-from haven.registry.models import IdentityDocument, Person
+from haven.registry.models import Person
 from haven.registry.schemas import MAX_AGE_YEARS, checked_name
 from haven.registry.selectors import audit_listed
 
@@ -179,11 +180,7 @@ def _scored(
     strongest at or above MIN_PROBABILITY."""
     if not rows:
         return []
-    docs: dict[int, list[str]] = {}
-    for person_id, number in IdentityDocument.objects.filter(
-        person_id__in=[r[0] for r in rows]
-    ).values_list("person_id", "number"):
-        docs.setdefault(person_id, []).append(number)
+    docs = documents_of([r[0] for r in rows])
     weights = current_weights()
     frequencies = RegistryFrequencies(weights)
     scored: dict[int, tuple[float, float, list[Reason]]] = {}
