@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "haven.identity",
     "haven.tracing",
     "haven.shelter",
+    "haven.assistance",
     "haven.reports",
     "haven.simulate",
 ]

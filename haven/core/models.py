@@ -38,6 +38,8 @@ class User(AbstractUser):
     class Role(models.TextChoices):
         REGISTRAR = "registrar", _("registrar")
         CASEWORKER = "caseworker", _("caseworker")
+        SHELTER_MANAGER = "shelter_manager", _("shelter manager")
+        ASSISTANCE_OFFICER = "assistance_officer", _("assistance officer")
         COORDINATOR = "coordinator", _("coordinator")
         PARTNER_ANALYST = "partner_analyst", _("partner analyst")
         ADMIN = "admin", _("administrator")

@@ -31,6 +31,12 @@ class Shelter(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
+    managers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="managed_shelters",
+        help_text=_("Shelter managers who run this shelter"),
+    )
 
     class Meta:
         ordering = ["province", "town", "name"]

@@ -1,0 +1,149 @@
+"""Payment lists and the payment-once gate.
+
+`create_list` turns a programme's entitlements for a period into payments for the bank. Before it
+lists anyone it reads every record's *current* identity, because records may have been linked
+since the entitlements were computed:
+
+- an identity with a live payment (listed or paid) for the same benefit and period, by this
+  programme or any other paying that benefit, at any site, is left off ("already_paid");
+- two entitlements whose records are now one identity are listed once ("linked");
+- an identity with a possible duplicate awaiting review is left off where the programme's policy
+  is to hold ("held"), or listed and flagged for a caseworker where it is to pay.
+
+The database holds the same rule (`Payment.payment_once`: one live payment per benefit, period
+and identity), so two lists made at once cannot both pay one person: the second fails whole.
+A failed payment (the bank's reconciliation says so) no longer counts, and the next list pays it.
+"""
+
+import uuid as uuid_lib
+from collections import Counter
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from haven.assistance.entitlements import check_period, identities_in_review
+from haven.assistance.models import Entitlement, Payment, PaymentList, Programme
+from haven.core import audit
+from haven.core.bulk import insert_rows
+from haven.core.errors import Conflict, FieldError, InvalidInput
+from haven.core.models import User
+
+LIVE = (Payment.Status.LISTED, Payment.Status.PAID)
+WRITE_CHUNK = 20_000
+
+
+def live_identities(benefit: str, period: int) -> set[Any]:
+    """The current identities of everyone with a live payment for `benefit` and `period`."""
+    return set(
+        Payment.objects.filter(benefit=benefit, period=period, status__in=LIVE).values_list(
+            "person__identity", flat=True
+        )
+    )
+
+
+def reference(number: int, sequence: int) -> str:
+    """The bank's key for a payment: the list's number and the payment's place on it."""
+    return f"H{number:06d}-{sequence:07d}"
+
+
+def create_list(*, programme: Programme, period: int, acting_user: User | None) -> PaymentList:
+    """A payment list of everyone the programme owes for `period` who may be paid now."""
+    if programme.kind != Programme.Kind.CASH:
+        raise InvalidInput(
+            [FieldError("programme", f"{programme.code} hands out goods; it has no payments")]
+        )
+    check_period(programme, period)
+    hold = programme.possible_duplicates == Programme.PossibleDuplicates.HOLD
+    try:
+        with transaction.atomic():
+            # One list of a benefit at a time: every programme paying it is locked.
+            list(
+                Programme.objects.select_for_update()
+                .filter(benefit=programme.benefit)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            paid = live_identities(programme.benefit, period)
+            in_review = identities_in_review()
+            number = (PaymentList.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+            payment_list = PaymentList.objects.create(
+                uuid=uuid_lib.uuid4(),
+                number=number,
+                programme=programme,
+                period=period,
+                created_at=timezone.now(),
+                created_by=acting_user,
+            )
+            left_off: Counter[str] = Counter()
+            listed: set[Any] = set()
+            batch: list[dict[str, Any]] = []
+            count = total = flagged = 0
+            entitlements = (
+                Entitlement.objects.filter(programme=programme, period=period)
+                .order_by("pk")
+                .values_list("pk", "person_id", "person__identity", "amount")
+            )
+            for entitlement_id, person_id, identity, amount in entitlements.iterator(
+                chunk_size=WRITE_CHUNK
+            ):
+                if identity in paid:
+                    left_off["already_paid"] += 1
+                    continue
+                if identity in listed:
+                    left_off["linked"] += 1
+                    continue
+                possible = identity in in_review
+                if possible and hold:
+                    left_off["held"] += 1
+                    continue
+                listed.add(identity)
+                count += 1
+                total += amount
+                flagged += possible
+                batch.append(
+                    {
+                        "reference": reference(number, count),
+                        "payment_list_id": payment_list.pk,
+                        "entitlement_id": entitlement_id,
+                        "benefit": programme.benefit,
+                        "period": period,
+                        "identity": identity,
+                        "person_id": person_id,
+                        "amount": amount,
+                        "currency": programme.currency,
+                        "status": Payment.Status.LISTED,
+                        "possible_duplicate": possible,
+                        "reason": "",
+                        "settled_at": None,
+                    }
+                )
+                if len(batch) >= WRITE_CHUNK:
+                    insert_rows(Payment, batch)
+                    batch = []
+            insert_rows(Payment, batch)
+            payment_list.payments = count
+            payment_list.total_amount = total
+            payment_list.left_off = dict(left_off)
+            payment_list.save(update_fields=["payments", "total_amount", "left_off"])
+            audit.record(
+                user=acting_user,
+                action="assistance.payment_list",
+                object_type="payment_list",
+                object_uuid=payment_list.uuid,
+                detail={
+                    "programme": programme.code,
+                    "period": period,
+                    "payments": count,
+                    "total_amount": total,
+                    "possible_duplicates_paid": flagged,
+                    "left_off": dict(left_off),
+                },
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"another payment list of {programme.benefit} for period {period} was made at the"
+            " same time; nothing was listed: make the list again"
+        ) from None
+    return payment_list
