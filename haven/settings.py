@@ -242,6 +242,8 @@ HAVEN_PFIF_SHARING = os.environ.get("HAVEN_PFIF_SHARING", "names").strip()
 if HAVEN_PFIF_SHARING not in ("minimal", "names", "full"):
     raise ImproperlyConfigured("HAVEN_PFIF_SHARING must be minimal, names or full")
 HAVEN_PFIF_MAX_BYTES = env_int("HAVEN_PFIF_MAX_BYTES", 50 * 1024 * 1024)
+# Assistance: the largest reconciliation file from a bank read (a million payments' CSV is ~40 MB).
+HAVEN_RECONCILE_MAX_BYTES = env_int("HAVEN_RECONCILE_MAX_BYTES", 100 * 1024 * 1024)
 # The public request form: requests accepted per address and per contact in a day.
 HAVEN_PUBLIC_REQUESTS_PER_ADDRESS = env_int("HAVEN_PUBLIC_REQUESTS_PER_ADDRESS", 5)
 HAVEN_PUBLIC_REQUESTS_PER_CONTACT = env_int("HAVEN_PUBLIC_REQUESTS_PER_CONTACT", 3)

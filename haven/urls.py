@@ -12,5 +12,7 @@ urlpatterns = [
     path("identity/", include("haven.identity.urls")),
     path("reports/", include("haven.reports.urls")),
     path("tracing/", include("haven.tracing.urls")),
+    path("shelters/", include("haven.shelter.urls")),
+    path("assistance/", include("haven.assistance.urls")),
     path("find/", include("haven.tracing.public_urls")),
 ]

@@ -8,8 +8,10 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from haven.assistance.models import Payment, PaymentList, Programme
 from haven.core.models import Site, User
 from haven.registry.models import CrossingCount, Household, Person
+from haven.shelter.models import Shelter, Stay
 
 
 def _passwords(output: str) -> dict[str, str]:
@@ -41,6 +43,17 @@ def test_demo_sets_up_users_and_data() -> None:
     assert Person.objects.count() >= 150
     assert sum(CrossingCount.objects.values_list("people", flat=True)) == 150
     households = Household.objects.count()
+    # Housed and paid: shelters filled by the allocation, the 2023 programmes, a payment list.
+    assert Stay.objects.filter(checked_out_at__isnull=True).exists()
+    assert Shelter.objects.filter(managers__username="shelter.manager").exists()
+    assert set(Programme.objects.values_list("code", flat=True)) == {
+        "arrival-grant",
+        "housing-support",
+        "hygiene-kit",
+    }
+    listed = PaymentList.objects.get()
+    assert listed.payments == Payment.objects.count() > 0
+    assert roles["assistance"] == User.Role.ASSISTANCE_OFFICER
 
     # A second run keeps the data, says so, and gives everyone a new password.
     again = io.StringIO()

@@ -26,7 +26,11 @@ from haven.registry.models import FigureTally, Household, Person
 from haven.registry.schemas import CrossingCountIn, HouseholdIn
 from haven.registry.tallies import BANDS
 from haven.reports import figures
+from haven.reports.exports import partner_situation
 from haven.reports.figures import situation_at, timeline
+from haven.reports.sitrep import build_report
+from haven.shelter import actions as shelter_actions
+from haven.shelter.models import Shelter
 from tests import factories
 from tests.conftest import Personas
 
@@ -559,3 +563,109 @@ def test_the_tally_is_read_for_now_and_not_for_a_past_moment(world: World) -> No
     tally = FigureTally._meta.db_table
     assert any(tally in q["sql"] for q in now.captured_queries)
     assert not any(tally in q["sql"] for q in past.captured_queries)
+
+
+# --- people housed (haven.shelter) ---------------------------------------------------------------
+
+
+def _shelter(world: World, code: str, beds: int) -> Shelter:
+    data = {"code": code, "name": code, "kind": "collective", "province": "Syunik"}
+    return shelter_actions.add_shelter(
+        data=shelter_actions.parse_shelter({**data, "town": "Goris", "beds": beds}),
+        acting_user=world.personas.dan,
+    )
+
+
+def _family(world: World, size: int) -> Household:
+    persons = world.register("KOR", at(26, 9), [{"sex": "F", "birth_date": "1980"}] * size)
+    return persons[0].household
+
+
+def test_housed_is_not_recorded_until_there_is_a_shelter(world: World) -> None:
+    world.register("KOR", at(26, 9), [{"sex": "F", "birth_date": "1980"}])
+    assert situation_at(timezone.now()).housed is None
+    _shelter(world, "A", 10)
+    assert situation_at(timezone.now()).housed == 0  # a shelter added is seen at once
+
+
+def test_housed_counts_the_people_in_an_open_stay_at_any_moment(world: World) -> None:
+    a, b = _shelter(world, "A", 10), _shelter(world, "B", 10)
+    three, two, four = _family(world, 3), _family(world, 2), _family(world, 4)
+    before = timezone.now()
+    shelter_actions.check_in(household=three, shelter=a, acting_user=world.personas.dan)
+    shelter_actions.check_in(household=two, shelter=b, acting_user=world.personas.dan)
+    shelter_actions.check_in(household=four, shelter=a, acting_user=world.personas.dan)
+    all_in = timezone.now()
+    later = all_in + timedelta(days=1)
+    assert situation_at(later).housed == 9
+    assert situation_at(timezone.now()).housed == 9
+
+    # A check-out changes a row rather than adding one: the cached figures must still see it.
+    shelter_actions.check_out(household=three, acting_user=world.personas.dan)
+
+    assert situation_at(later).housed == 6
+    assert situation_at(timezone.now()).housed == 6
+    assert situation_at(all_in).housed == 9  # the past is read back
+    assert situation_at(before).housed == 0
+    report = build_report(later)
+    assert report.housed_text == "6"
+    assert partner_situation(report.situation)["housed"] == 6
+    shelter_actions.check_out(household=four, acting_user=world.personas.dan)
+    assert build_report(later).housed_text == "2"
+    assert partner_situation(situation_at(later))["housed"] is None  # a small count: suppressed
+
+
+def test_housed_after_the_last_stay_change_is_one_cache_entry(world: World) -> None:
+    a = _shelter(world, "A", 10)
+    shelter_actions.check_in(household=_family(world, 2), shelter=a, acting_user=world.personas.dan)
+    assert situation_at(timezone.now()).housed == 2
+    with CaptureQueriesContext(connection) as queries:
+        assert situation_at(timezone.now()).housed == 2
+    assert not any("GROUP BY" in q["sql"] for q in queries.captured_queries)
+
+
+# --- people paid (haven.assistance) --------------------------------------------------------------
+
+
+def test_paid_counts_identities_the_bank_confirmed(world: World) -> None:
+    from haven.assistance.actions import add_programme, parse_programme
+    from haven.assistance.entitlements import compute
+    from haven.assistance.payments import create_list
+    from haven.assistance.reconcile import reconcile
+
+    dan = world.personas.dan
+    _family(world, 3)
+    assert situation_at(timezone.now()).paid is None  # no payment list yet
+    grant = add_programme(
+        data=parse_programme(
+            {
+                "code": "grant",
+                "name": "grant",
+                "kind": "cash",
+                "amount": 100_000,
+                "frequency": "once",
+                "starts_on": "2023-10-01",
+            }
+        ),
+        acting_user=dan,
+    )
+    compute(programme=grant, period=1, acting_user=dan)
+    listed = create_list(programme=grant, period=1, acting_user=dan)
+    assert situation_at(timezone.now()).paid == 0
+    before = timezone.now()
+    refs = list(listed.items.order_by("pk").values_list("reference", flat=True))
+    lines = ["reference,amount,status,reason"]
+    lines += [f"{refs[0]},100000,paid,", f"{refs[1]},100000,paid,"]
+    lines += [f"{refs[2]},100000,failed,card blocked"]
+    reconcile(
+        payment_list=listed,
+        data="\n".join(lines).encode(),
+        filename="bank.csv",
+        encoding=None,
+        acting_user=dan,
+    )
+
+    # The reconciliation changes rows in place: the cached figures must still see it.
+    assert situation_at(timezone.now()).paid == 2
+    assert situation_at(before).paid == 0
+    assert build_report(timezone.now()).paid_text == "2"

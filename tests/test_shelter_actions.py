@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from haven.core.errors import Conflict, InvalidInput, NotFound
-from haven.core.models import AuditEvent
+from haven.core.models import AuditEvent, User
 from haven.registry.actions import register_household
 from haven.registry.models import Household
 from haven.registry.schemas import HouseholdIn
@@ -183,3 +183,22 @@ def test_the_presence_list_is_not_for_other_roles(personas: Personas, who: str) 
         selectors.presence(getattr(personas, who), shelter.code)
     with pytest.raises(NotFound):
         selectors.presence(personas.dan, "NO-SUCH")
+
+
+def test_a_shelter_manager_reads_the_presence_of_their_shelters_only(personas: Personas) -> None:
+    mine, theirs = add(personas), add(personas, code="GOR-SCH-2", name="Goris school No. 2")
+    mia = User.objects.create_user(username="mia", role=User.Role.SHELTER_MANAGER)
+    mine.managers.add(mia)
+    for shelter in (mine, theirs):
+        actions.check_in(
+            household=household(personas, 2), shelter=shelter, acting_user=personas.dan
+        )
+
+    shelter, residents = selectors.presence(mia, mine.code)
+
+    assert (shelter, len(residents)) == (mine, 2)
+    assert residents[0].head
+    with pytest.raises(NotFound):
+        selectors.presence(mia, theirs.code)
+    assert list(selectors.shelters_for(mia)) == [mine]
+    assert AuditEvent.objects.filter(user=mia, action="person.view").count() == 2

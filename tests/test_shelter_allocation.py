@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from haven.core.models import AuditEvent
+from haven.core.models import AuditEvent, User
 from haven.registry.actions import register_household
 from haven.registry.models import Household
 from haven.registry.schemas import HouseholdIn
@@ -24,6 +24,7 @@ from haven.shelter.allocation import (
     objective,
     plan,
     propose,
+    review,
     verify,
 )
 from haven.shelter.models import Shelter, Stay
@@ -297,3 +298,61 @@ def test_simulate_adds_shelters(personas: Personas) -> None:
         low, high = {"collective": (20, 300), "hotel": (10, 80), "host_family": (2, 8)}[p["kind"]]
         assert low <= p["beds"] <= high
     assert 0.1 < sum(p["step_free"] for p in payloads) / 200 < 0.3
+
+
+# --- shelter managers and the reviewed allocation -------------------------------------------
+
+
+def manager(personas: Personas, *shelters: Shelter) -> User:
+    user = User.objects.create_user(username="mia", role=User.Role.SHELTER_MANAGER)
+    for managed in shelters:
+        managed.managers.add(user)
+    return user
+
+
+def test_a_shelter_manager_allocates_to_their_own_shelters_only(personas: Personas) -> None:
+    mine, theirs = shelter(personas, "A", 4), shelter(personas, "B", 10)
+    mia = manager(personas, mine)
+    small, big = household(personas, 3), household(personas, 6)
+
+    proposal = propose(user=mia)
+
+    assert [s.code for s in proposal.shelters] == ["A"]
+    assert where(proposal) == {str(small.uuid): "A"}  # the six fit nowhere of hers
+    assert propose(user=personas.dan, shelter_codes=["B"]).shelters[0].code == "B"
+    with pytest.raises(AllocationError, match="no shelter has the code 'B'"):
+        review(user=mia, choices=[(str(big.uuid), "B")])
+    # Nor can a proposal made for someone else be accepted by her.
+    for_dan = review(user=personas.dan, choices=[(str(big.uuid), "B")])
+    with pytest.raises(AllocationError, match="may not allocate to shelter B"):
+        accept(for_dan, acting_user=mia)
+    assert not Stay.objects.exists()
+    accept(proposal, acting_user=mia)
+    assert Stay.objects.get().shelter == mine
+    assert AuditEvent.objects.get(action="shelter.allocation.accept").user == mia
+    assert actions.occupancy(theirs) == 0
+
+
+def test_review_checks_the_choices_against_now(personas: Personas) -> None:
+    room = shelter(personas, "A", 5)
+    first, second = household(personas, 3), household(personas, 2)
+    choices = [(str(first.uuid), "A"), (str(second.uuid), "A")]
+
+    reviewed = review(user=personas.dan, choices=choices)
+    assert (reviewed.households_placed, reviewed.persons_placed) == (2, 5)
+    assert reviewed.greedy_objective > 0
+
+    actions.check_in(household=household(personas, 1), shelter=room, acting_user=personas.dan)
+    with pytest.raises(AllocationError, match="A would hold 5 people in 4 free beds"):
+        review(user=personas.dan, choices=choices)
+    actions.check_in(household=second, shelter=room, acting_user=personas.dan)
+    with pytest.raises(AllocationError, match=f"household {second.uuid} is not waiting"):
+        review(user=personas.dan, choices=choices)
+
+
+@pytest.mark.parametrize("who", ["alice", "carol", "erin"])
+def test_other_roles_may_not_allocate(personas: Personas, who: str) -> None:
+    shelter(personas, "A", 6)
+    household(personas, 2)
+    with pytest.raises(AllocationError, match="may not allocate"):
+        review(user=getattr(personas, who), choices=[])

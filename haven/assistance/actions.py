@@ -4,6 +4,7 @@
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from haven.assistance.models import Programme
 from haven.assistance.schemas import ProgrammeIn
@@ -33,5 +34,8 @@ def add_programme(*, data: ProgrammeIn, acting_user: User | None) -> Programme:
                 detail={k: str(v) for k, v in fields.items() if k != "uuid"},
             )
     except IntegrityError:
-        raise Conflict(f"a programme with code {data.code} or uuid {data.uuid} exists") from None
+        raise Conflict(
+            _("a programme with code %(code)s or uuid %(uuid)s exists")
+            % {"code": data.code, "uuid": data.uuid}
+        ) from None
     return programme

@@ -33,6 +33,7 @@ from uuid import UUID
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from haven.assistance.models import Entitlement, EntitlementRun, Payment, Programme
 from haven.core import audit
@@ -62,7 +63,8 @@ def check_period(programme: Programme, period: int) -> None:
             [
                 FieldError(
                     "period",
-                    f"{programme.code} has periods 1 to {programme.periods}, not {period}",
+                    _("%(code)s has periods 1 to %(last)d, not %(period)d")
+                    % {"code": programme.code, "last": programme.periods, "period": period},
                 )
             ]
         )

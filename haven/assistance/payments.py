@@ -22,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from haven.assistance.entitlements import check_period, identities_in_review
 from haven.assistance.models import Entitlement, Payment, PaymentList, Programme
@@ -52,7 +53,12 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
     """A payment list of everyone the programme owes for `period` who may be paid now."""
     if programme.kind != Programme.Kind.CASH:
         raise InvalidInput(
-            [FieldError("programme", f"{programme.code} hands out goods; it has no payments")]
+            [
+                FieldError(
+                    "programme",
+                    _("%(code)s hands out goods; it has no payments") % {"code": programme.code},
+                )
+            ]
         )
     check_period(programme, period)
     hold = programme.possible_duplicates == Programme.PossibleDuplicates.HOLD
@@ -143,7 +149,10 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
             )
     except IntegrityError:
         raise Conflict(
-            f"another payment list of {programme.benefit} for period {period} was made at the"
-            " same time; nothing was listed: make the list again"
+            _(
+                "another payment list of %(benefit)s for period %(period)d was made at the same"
+                " time; nothing was listed: make the list again"
+            )
+            % {"benefit": programme.benefit, "period": period}
         ) from None
     return payment_list

@@ -11,6 +11,10 @@ from haven.core.selectors import sees_personal_data
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if isinstance(user, User) and user.role == User.Role.SHELTER_MANAGER:
+        return redirect("shelter:list")
+    if isinstance(user, User) and user.role == User.Role.ASSISTANCE_OFFICER:
+        return redirect("assistance:programmes")
     if not isinstance(user, User) or not sees_personal_data(user):
         # Partner analysts (and anyone without a personal-data role) see aggregates only.
         return render(request, "core/aggregates_only.html")

@@ -326,6 +326,8 @@ def partner_situation(situation: Situation) -> dict[str, Any]:
     province to the households, daily counts to each day's and each site's total).
     """
     totals = suppress({name: int(getattr(situation, name)) for name in PARTNER_TOTALS})
+    # People housed: a total like the others, suppressed when small (None: no shelter recorded).
+    housed = None if situation.housed is None else suppress({"housed": situation.housed})
     unique = situation.unique_people
 
     pyramid_values: dict[tuple[Hashable, Hashable], int] = {}
@@ -356,7 +358,7 @@ def partner_situation(situation: Situation) -> dict[str, Any]:
         "as_of": situation.as_of.isoformat(),
         "time_zone": situation.time_zone,
         **{name: totals.shown(name) for name in PARTNER_TOTALS},
-        "housed": situation.housed,
+        "housed": None if housed is None else housed.shown("housed"),
         "paid": situation.paid,
         "arrivals_daily": _daily_table(situation.arrivals_daily),
         "registrations_daily": _daily_table(situation.registrations_daily),

@@ -32,7 +32,10 @@ What each figure means:
   the identity's first record.
 - **host provinces**: the province of the site where the household registered. Shelters do not
   exist yet; when they do, the host province becomes the shelter's.
-- **housed**, **paid**: None until shelters and assistance exist.
+- **housed**: people in an open shelter stay at `as_of` (checked in by then, not yet out: stays
+  are never deleted, so any past moment is read back); None while no shelter is recorded at all.
+- **paid**: people (identities) paid at least once by `as_of`, as the bank's reconciliation
+  said (a payment's settlement time); None while no payment list exists.
 
 Hours and days are the deployment's (settings.TIME_ZONE). Registration buckets are computed in
 SQL as whole hours counted from the Unix epoch in UTC and shifted by the zone's offset at `as_of`,
@@ -78,7 +81,8 @@ from django.db.models import Max
 from django.utils import timezone
 from numpy.typing import NDArray
 
-from haven.core.models import Site
+from haven.assistance.models import Payment, PaymentList
+from haven.core.models import AuditEvent, Site
 from haven.identity.models import Link
 from haven.identity.places import origin_key
 from haven.registry.models import (
@@ -90,6 +94,8 @@ from haven.registry.models import (
 )
 from haven.registry.reference import settlements_nk
 from haven.registry.tallies import BAND_YEARS, BANDS, OLDEST_BAND_FROM, band_of_age
+from haven.shelter.models import Shelter, Stay
+from haven.shelter.selectors import housed_at
 
 SEXES = ("F", "M")
 TOP_ORIGINS = 10
@@ -231,7 +237,9 @@ def data_version() -> tuple[Any, ...]:
     refilled is not mistaken for the one before) and every site's code, kind and province.
 
     Rows are only ever added to these tables (corrections and identity moves add rows of their
-    own), so a change of data is a change of newest row.
+    own), so a change of data is a change of newest row. Shelter stays are the exception: a
+    check-out closes a stay in place, so they count by their newest row and by how many are
+    closed (a stay is never reopened), and the shelters by their newest row.
     """
 
     def newest(model: Any, *fields: str) -> tuple[Any, ...] | None:
@@ -248,6 +256,37 @@ def data_version() -> tuple[Any, ...]:
         newest(PersonCorrection, "uuid"),
         newest(Link, "person_id", "to_identity", "made_at"),
         tuple(Site.objects.order_by("pk").values_list("pk", "code", "kind", "province")),
+        _shelter_version(),
+    )
+
+
+def _shelter_version() -> tuple[int, int | None, int, int | None, int | None, int | None]:
+    """The shelters, stays and payments, in one statement: how many shelters, the newest stay,
+    how many stays are closed (a check-out changes no newest row), the latest check-in or
+    check-out (microseconds since the epoch, see `_housed_at`), the newest payment list, and the
+    newest reconciliation (payments become paid only by one, and each writes one audit row: an
+    indexed look-up of the audit log)."""
+    shelters, stays = Shelter._meta.db_table, Stay._meta.db_table
+    lists, events = PaymentList._meta.db_table, AuditEvent._meta.db_table
+    last_in, last_out = _epoch_micros("MAX(checked_in_at)"), _epoch_micros("MAX(checked_out_at)")
+    sql = (
+        f"SELECT (SELECT COUNT(*) FROM {shelters}), (SELECT MAX(id) FROM {stays}),"  # noqa: S608 - table names from the models
+        f" (SELECT COUNT(*) FROM {stays} WHERE checked_out_at IS NOT NULL),"
+        f" (SELECT {last_in} FROM {stays}), (SELECT {last_out} FROM {stays}),"
+        f" (SELECT MAX(id) FROM {lists}),"
+        f" (SELECT {_epoch_micros('MAX(at)')} FROM {events} WHERE action = %s)"
+    )
+    count, newest, closed, latest_in, latest_out, last_list, reconciled = _rows(
+        sql, ["assistance.reconcile"]
+    )[0]
+    latest = max((m for m in (latest_in, latest_out) if m is not None), default=None)
+    return (
+        int(count),
+        newest,
+        int(closed),
+        None if latest is None else int(latest),
+        last_list,
+        None if reconciled is None else int(reconciled),
     )
 
 
@@ -376,18 +415,56 @@ def situation_at(as_of: datetime, *, top_origins: int = TOP_ORIGINS) -> Situatio
         if people is None:
             people = _people_at(counted_to, as_of.date(), zone, top_origins, everyone=everyone)
             remember(people_key, people)
+        housed = _housed_at(as_of, version)
     total_crossed, arrivals_hourly, arrivals_daily = crossings
     return Situation(
         as_of=as_of,
         time_zone=zone.key,
         crossings=round(total_crossed),
         backlog=max(0, round(total_crossed) - people.unique_people),
-        housed=None,
-        paid=None,
+        housed=housed,
+        paid=_paid_at(as_of, version),
         arrivals_hourly=arrivals_hourly,
         arrivals_daily=arrivals_daily,
         **people.fields(),
     )
+
+
+def _paid_at(as_of: datetime, version: tuple[Any, ...]) -> int | None:
+    """Identities with a payment the bank confirmed by `as_of`; None while no list exists."""
+    *_stays, last_list, reconciled = version[-1]
+    if last_list is None:
+        return None
+    # After the newest reconciliation every later moment has the same people paid.
+    moment = (as_of - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    latest = reconciled is None or moment >= reconciled
+    key = ("paid", version, "latest" if latest else as_of)
+    hit = cached(key)
+    if hit is None:
+        hit = (
+            Payment.objects.filter(status=Payment.Status.PAID, settled_at__lte=as_of)
+            .values("identity")
+            .distinct()
+            .count()
+        )
+        remember(key, hit)
+    return hit  # type: ignore[no-any-return]  # stored by this function
+
+
+def _housed_at(as_of: datetime, version: tuple[Any, ...]) -> int | None:
+    """People in an open stay at `as_of`; None while no shelter is recorded. After the latest
+    check-in or check-out every later moment has the same people: one cache entry, as for the
+    people registered."""
+    shelters, _newest, _closed, latest, _list, _reconciled = version[-1]
+    if not shelters:
+        return None
+    moment = (as_of - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    key = ("housed", version, "latest" if latest is None or moment >= latest else as_of)
+    hit = cached(key)
+    if hit is None:
+        hit = housed_at(as_of)
+        remember(key, hit)
+    return hit  # type: ignore[no-any-return]  # stored by this function
 
 
 # Crossings --------------------------------------------------------------------------------------

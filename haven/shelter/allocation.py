@@ -5,7 +5,10 @@ the shelters' free beds, solves a mixed-integer programme with HiGHS (`scipy.opt
 returns a `Proposal` that a coordinator reviews (and may edit, as a list of household → shelter)
 before `accept` checks every household in through `haven.shelter.actions.check_in`, all or
 nothing. Beside it, `greedy` shows what the simple rule would have done, scored by the same
-objective.
+objective. A shelter manager allocates too, to the shelters they manage only: their proposals
+offer those shelters' beds, and `accept` refuses any other. A proposal that comes back from a
+page is not trusted: `review` checks its choices against the waiting households and free beds
+of now before it is accepted.
 
 The rules, every one checked after solving (`verify`): a household is one unit, never split; no
 shelter gets more people than its free beds; a household with a mobility need (a member who has a
@@ -45,7 +48,7 @@ import math
 import time
 import uuid as uuid_lib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,10 +62,10 @@ from scipy.sparse import coo_array
 from haven.core import audit
 from haven.core.errors import Conflict, HavenError, InvalidInput
 from haven.core.models import User
-from haven.core.selectors import sees_all_sites
 from haven.registry.models import Household, Person
 from haven.shelter.actions import check_in
 from haven.shelter.models import Shelter, Stay
+from haven.shelter.selectors import needs_step_free, runs_shelters, shelters_for
 
 PERSON_WEIGHT = 100.0
 PREFERENCE_WEIGHT = 20.0
@@ -71,7 +74,6 @@ RELATIVES_SHELTER_WEIGHT = 10.0
 RELATIVES_PROVINCE_WEIGHT = 5.0
 ROAD_FACTOR = 1.4
 RELATIVES_WITHIN = timedelta(days=1)
-MOBILITY_CODES = frozenset({"DS-PM", "DS-PS", "ER-FR"})
 SOLVER_SECONDS_LIMIT = 60.0
 MIP_GAP = 1e-4
 
@@ -485,22 +487,28 @@ def plan(
 
 
 def may_allocate(user: User | None) -> bool:
-    """Allocating reads every site's households: a coordinator or an administrator."""
-    return user is not None and sees_all_sites(user)
+    """Allocating reads every site's waiting households (their size, province, step-free need
+    and head's name): a coordinator or an administrator, to every shelter, or a shelter manager,
+    to the shelters they manage."""
+    return runs_shelters(user)
 
 
-def free_beds() -> list[FreeBeds]:
-    """Every shelter's beds not taken by an open stay (never below zero)."""
+def free_beds(shelter_ids: Collection[int] | None = None) -> list[FreeBeds]:
+    """Every shelter's beds not taken by an open stay (never below zero); only the shelters of
+    `shelter_ids` when it is given."""
+    shelters = Shelter.objects.order_by("code")
+    stays = Stay.objects.filter(checked_out_at__isnull=True)
+    if shelter_ids is not None:
+        shelters = shelters.filter(pk__in=list(shelter_ids))
+        stays = stays.filter(shelter_id__in=list(shelter_ids))
     taken: Counter[int] = Counter()
-    for shelter_id, persons in Stay.objects.filter(checked_out_at__isnull=True).values_list(
-        "shelter_id", "persons"
-    ):
+    for shelter_id, persons in stays.values_list("shelter_id", "persons"):
         taken[shelter_id] += persons
     return [
         FreeBeds(
             key=pk, code=code, province=province, step_free=step_free, free=max(0, beds - taken[pk])
         )
-        for pk, code, province, step_free, beds in Shelter.objects.order_by("code").values_list(
+        for pk, code, province, step_free, beds in shelters.values_list(
             "pk", "code", "province", "step_free", "beds"
         )
     ]
@@ -548,7 +556,7 @@ def waiting_households() -> list[WaitingHousehold]:
         "household_id", "relationship", "family_key", "wg_walking", "specific_needs"
     )
     for household, relationship, family_key, walking, codes in members.iterator(chunk_size=5000):
-        if (walking is not None and walking >= 3) or MOBILITY_CODES.intersection(codes or ()):
+        if needs_step_free(walking, codes):
             needs.add(household)
         if relationship == Person.Relationship.HEAD:
             heads[household] = family_key
@@ -586,14 +594,63 @@ def waiting_households() -> list[WaitingHousehold]:
     ]
 
 
-def propose(*, user: User | None, time_limit: float = SOLVER_SECONDS_LIMIT) -> Proposal:
-    """The allocation proposed now for every waiting household. Writes nothing."""
+def _scope(user: User | None, shelter_codes: Collection[str] | None) -> list[int] | None:
+    """The shelters an allocation by `user` may fill (None: every shelter, for the system)."""
     if user is not None and not may_allocate(user):
-        raise AllocationError(f"{user.username} may not allocate shelter (not a coordinator)")
-    shelters = free_beds()
+        raise AllocationError(
+            f"{user.username} may not allocate shelter (not a coordinator or shelter manager)"
+        )
+    if user is None and shelter_codes is None:
+        return None
+    shelters = shelters_for(user) if user is not None else Shelter.objects.all()
+    if shelter_codes is not None:
+        shelters = shelters.filter(code__in=list(shelter_codes))
+    return list(shelters.values_list("pk", flat=True))
+
+
+def propose(
+    *,
+    user: User | None,
+    shelter_codes: Collection[str] | None = None,
+    time_limit: float = SOLVER_SECONDS_LIMIT,
+) -> Proposal:
+    """The allocation proposed now for every waiting household, to the shelters `user` works for
+    (a shelter manager: their own), only those of `shelter_codes` when given. Writes nothing."""
+    shelters = free_beds(_scope(user, shelter_codes))
     if not shelters:
         raise AllocationError("there are no shelters: add some first (haven shelter add)")
     return plan(waiting_households(), shelters, time_limit=time_limit)
+
+
+def review(
+    *,
+    user: User | None,
+    choices: Sequence[tuple[str, str]],
+    proposal_id: UUID | None = None,
+    shelter_codes: Collection[str] | None = None,
+) -> Proposal:
+    """An allocation sent back by a reviewer ((household uuid, shelter code) pairs, as proposed
+    or edited), checked by `edited` against the state of now, not against what the page showed:
+    the households must still be waiting, the shelters be ones `user` works for, and each
+    shelter's free beds now must hold what it is given. Scored beside the greedy rule on the same
+    state. Solves nothing and writes nothing."""
+    shelters = free_beds(_scope(user, shelter_codes))
+    if not shelters:
+        raise AllocationError("there are no shelters: add some first (haven shelter add)")
+    households = waiting_households()
+    baseline = greedy(households, shelters)
+    current = Proposal(
+        id=proposal_id or uuid_lib.uuid4(),
+        assignments=[],
+        households=households,
+        shelters=shelters,
+        objective=0.0,
+        greedy_objective=objective(baseline),
+        greedy_households_placed=len(baseline),
+        greedy_persons_placed=sum(a.household.persons for a in baseline),
+        solver_seconds=0.0,
+    )
+    return edited(current, choices)
 
 
 def edited(proposal: Proposal, choices: Sequence[tuple[str, str]]) -> Proposal:
@@ -628,10 +685,19 @@ def accept(proposal: Proposal, *, acting_user: User | None) -> int:
     error names the household and the shelter. Returns the households checked in."""
     if acting_user is not None and not may_allocate(acting_user):
         raise AllocationError(
-            f"{acting_user.username} may not allocate shelter (not a coordinator)"
+            f"{acting_user.username} may not allocate shelter (not a coordinator or shelter"
+            " manager)"
         )
     if not proposal.assignments:
         raise AllocationError("nothing to accept: the proposal places no household")
+    if acting_user is not None:
+        theirs = set(shelters_for(acting_user).values_list("pk", flat=True))
+        for a in proposal.assignments:
+            if a.shelter.key not in theirs:
+                raise AllocationError(
+                    f"{acting_user.username} may not allocate to shelter {a.shelter.code};"
+                    " nothing was applied"
+                )
     households = Household.objects.in_bulk([a.household.key for a in proposal.assignments])
     shelters = Shelter.objects.in_bulk([a.shelter.key for a in proposal.assignments])
     with transaction.atomic():

@@ -3,7 +3,9 @@
     haven demo [--people 20000] [--seed 2023] [--port 8000] [--no-serve]
 
 Migrates, adds the 2023 sites, gives one demo user per role a fresh random password (printed
-once), simulates the influx unless the database already holds people, and serves Haven with
+once), simulates the influx unless the database already holds people (then links its
+duplicates, adds shelters for about half of them and houses them by the allocation, defines the
+2023 programmes, computes entitlements and makes the first payment list), and serves Haven with
 gunicorn, a production server.
 """
 
@@ -24,12 +26,19 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from haven.assistance.actions import add_programme, parse_programme
+from haven.assistance.entitlements import compute
+from haven.assistance.models import Programme
+from haven.assistance.payments import create_list
 from haven.core.actions import create_user, set_password
 from haven.core.models import Site, User
 from haven.identity.batch import run_linkage
 from haven.registry.models import Person
+from haven.shelter.allocation import accept, propose
+from haven.shelter.models import Shelter
 from haven.simulate.influx import simulate_influx
 from haven.simulate.loader import ensure_sites, load_influx, simulator_user
+from haven.simulate.shelters import add_shelters
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -48,9 +57,48 @@ DEMO_USERS = (
     DemoUser("registrar.kor", User.Role.REGISTRAR, site="KOR"),
     DemoUser("registrar.goris", User.Role.REGISTRAR, site="GORIS"),
     DemoUser("caseworker", User.Role.CASEWORKER, assigned=("KOR", "GORIS", "VAYK")),
+    DemoUser("shelter.manager", User.Role.SHELTER_MANAGER),
+    DemoUser("assistance", User.Role.ASSISTANCE_OFFICER),
     DemoUser("coordinator", User.Role.COORDINATOR),
     DemoUser("analyst", User.Role.PARTNER_ANALYST),
     DemoUser("admin", User.Role.ADMIN),
+)
+
+
+# The assistance of 2023: 100,000 AMD once to each person who arrived, then 40,000 AMD rent and
+# 10,000 AMD utilities a month for six months; and a hygiene kit at most once a month.
+DEMO_PROGRAMMES: tuple[dict[str, object], ...] = (
+    {
+        "code": "arrival-grant",
+        "name": "One-off support to each arrival (100,000 AMD)",
+        "kind": "cash",
+        "amount": 100_000,
+        "frequency": "once",
+        "starts_on": "2023-10-01",
+        "arrived_from": "2023-09-19",
+    },
+    {
+        "code": "housing-support",
+        "name": "Rent and utilities (40,000 + 10,000 AMD a month)",
+        "kind": "cash",
+        "amount": 50_000,
+        "frequency": "monthly",
+        "periods": 6,
+        "starts_on": "2023-10-15",
+        "arrived_from": "2023-09-19",
+    },
+    {
+        "code": "hygiene-kit",
+        "name": "Hygiene kit",
+        "kind": "in_kind",
+        "item": "hygiene kit",
+        "amount": 1,
+        "frequency": "once",
+        "starts_on": "2023-09-25",
+        "min_days_between": 30,
+        "max_per_day": 1,
+        "exclusive_group": "hygiene",
+    },
 )
 
 
@@ -142,6 +190,7 @@ class Command(BaseCommand):
                     "s": sum(run.summary["seconds"].values()),
                 }
             )
+            self._house_and_pay(options["people"], options["seed"])
         if options["no_serve"]:
             write(
                 _("Set up in %(s).1f s (not serving: --no-serve).")
@@ -149,6 +198,54 @@ class Command(BaseCommand):
             )
             return
         self._serve(port, base, started)
+
+    def _house_and_pay(self, people: int, seed: int) -> None:
+        """Shelters for about half the people (as the state housed in 2023), the allocation
+        accepted, the 2023 programmes defined, entitlements computed and the first payment list
+        made: every page of the demo has something to show."""
+        write = self.stdout.write
+        system = simulator_user()
+        report = add_shelters(count=max(10, people // 100), seed=seed, acting_user=system)
+        manager = User.objects.get(username="shelter.manager")
+        # The shelters of Syunik, where Goris is (or the first few, in a small demo without any).
+        mine = Shelter.objects.filter(province="Syunik")
+        manager.managed_shelters.set(mine if mine.exists() else Shelter.objects.all()[:5])
+        proposal = propose(user=None)
+        placed = accept(proposal, acting_user=system)
+        write(
+            _(
+                "%(s)d shelters with %(b)d beds; %(h)d households (%(p)d people) housed by the"
+                " allocation (objective %(o).0f; the greedy rule %(g).0f)."
+            )
+            % {
+                "s": report.added,
+                "b": report.beds,
+                "h": placed,
+                "p": proposal.persons_placed,
+                "o": proposal.objective,
+                "g": proposal.greedy_objective,
+            }
+        )
+        for payload in DEMO_PROGRAMMES:
+            add_programme(data=parse_programme(payload), acting_user=system)
+        grant = Programme.objects.get(code="arrival-grant")
+        compute(programme=grant, period=1, acting_user=system)
+        compute(
+            programme=Programme.objects.get(code="housing-support"), period=1, acting_user=system
+        )
+        payments = create_list(programme=grant, period=1, acting_user=system)
+        write(
+            _(
+                "Programmes of 2023 defined; payment list %(n)d of the arrival grant: %(c)d"
+                " payments, %(t)d AMD, %(h)d held for review."
+            )
+            % {
+                "n": payments.number,
+                "c": payments.payments,
+                "t": payments.total_amount,
+                "h": payments.left_off.get("held", 0),
+            }
+        )
 
     def _users(self) -> list[tuple[User, str]]:
         sites = {site.code: site for site in Site.objects.all()}

@@ -147,7 +147,10 @@ class Command(HavenCommand):
 
     def _allocate(self, user: User, options: dict[str, Any]) -> None:
         if not may_allocate(user):
-            raise CommandError(f"{user.username!r} may not allocate shelter (not a coordinator)")
+            raise CommandError(
+                f"{user.username!r} may not allocate shelter"
+                " (not a coordinator or a shelter manager)"
+            )
         proposal = propose(user=user)
         if options["from_file"]:
             proposal = edited(proposal, self._choices(options["from_file"]))
