@@ -120,14 +120,22 @@ class Entitlement(models.Model):
         DUE = "due", _("due")
         HELD = "held", _("held: possible duplicate")
 
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="entitlements")
+    # A million rows are written at once: no index that no query reads (the programme is the
+    # first column of `entitlement_once`; the others are only ever read from an entitlement).
+    programme = models.ForeignKey(
+        Programme, on_delete=models.PROTECT, related_name="entitlements", db_index=False
+    )
     period = models.PositiveSmallIntegerField()
     identity = models.UUIDField()
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+", db_index=False)
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     amount = models.PositiveIntegerField()
     status = models.CharField(max_length=4, choices=Status.choices)
-    run = models.ForeignKey(EntitlementRun, on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey(
+        EntitlementRun, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [
@@ -181,10 +189,11 @@ class Payment(models.Model):
     reference = models.CharField(max_length=24, unique=True, help_text=_("The bank's key"))
     payment_list = models.ForeignKey(PaymentList, on_delete=models.PROTECT, related_name="items")
     entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="payments")
-    benefit = models.SlugField(max_length=32)
+    # Read through `payment_once` and `payment_person_benefit`, not on its own.
+    benefit = models.SlugField(max_length=32, db_index=False)
     period = models.PositiveSmallIntegerField()
     identity = models.UUIDField()
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+", db_index=False)
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.LISTED)

@@ -64,13 +64,10 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
     hold = programme.possible_duplicates == Programme.PossibleDuplicates.HOLD
     try:
         with transaction.atomic():
-            # One list of a benefit at a time: every programme paying it is locked.
-            list(
-                Programme.objects.select_for_update()
-                .filter(benefit=programme.benefit)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
+            # One list at a time (lists are made a few times a month): every programme is
+            # locked, so that two lists of one benefit cannot both pay a person and two lists
+            # of any benefits cannot take the same number.
+            list(Programme.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
             paid = live_identities(programme.benefit, period)
             in_review = identities_in_review()
             number = (PaymentList.objects.aggregate(n=Max("number"))["n"] or 0) + 1

@@ -271,6 +271,8 @@ class Command(BaseCommand):
         command = [
             sys.executable, "-m", "gunicorn", "haven.wsgi",
             "-b", f"127.0.0.1:{port}", "-w", "2", "--access-logfile", "-",
+            # Computing entitlements or a payment list on the page runs in the request.
+            "--timeout", "120",
         ]  # fmt: skip
         settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves from finders
         server = subprocess.Popen(command)  # noqa: S603 - our own interpreter and fixed arguments
