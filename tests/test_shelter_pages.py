@@ -274,7 +274,7 @@ def test_a_manager_proposes_edits_and_accepts_for_their_shelter(
     assert set(posted) == {f"to-{h.uuid}" for h in (three, four, five)}
     assert sorted(posted.values()) == ["", "A", "C"]  # 6 and 5 beds: two of the three fit
     heads = AuditEvent.objects.filter(user=world.mia, detail__via="shelter_allocation")
-    assert heads.count() == 3
+    assert heads.count() == 2  # the two placed; the one left waiting is not named
     assert not Stay.objects.exists()  # proposing writes nothing
 
     # She places the three in A and the five in C, leaving the four waiting.
@@ -374,3 +374,19 @@ def test_a_manager_of_no_shelter_is_told_so(client: Client, world: World) -> Non
     assert "You manage no shelter yet" in client.get(LIST).content.decode()
     page = client.post(ALLOCATION, {"step": "propose"}).content.decode()
     assert "No allocation can be proposed" in page
+
+
+def test_a_manager_reads_no_names_of_households_left_waiting(client: Client, world: World) -> None:
+    fits = household(world.personas, 3, given_name="Anahit")
+    too_big = household(world.personas, 8, given_name="Vardges")  # only B (not hers) holds 8
+    as_user(client, world.mia)
+
+    page = client.post(ALLOCATION, {"step": "propose"}).content.decode()
+
+    assert "Anahit" in page
+    assert "Vardges" not in page
+    assert f"household {str(too_big.uuid)[:8]}" in page
+    read = AuditEvent.objects.filter(user=world.mia, detail__via="shelter_allocation")
+    assert {str(event.object_uuid) for event in read} == {
+        str(fits.members.get(relationship="head").uuid)
+    }

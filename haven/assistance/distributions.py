@@ -1,8 +1,12 @@
 """Goods handed out at a distribution point: who may have an in-kind programme's item now.
 
 Everything is counted by *identity* (`Person.identity`): records linked as one person share it, so
-someone registered at Goris and again at Vayk is one person at the distribution point. Before an
-item is given:
+someone registered at Goris and again at Vayk is one person at the distribution point. A
+per-household item (unit "household": the amount times the household's members) is counted by
+*household* instead: a handing-out to any member of the person's household, or of a household
+whose head has the same identity as this household's head (a household registered twice, heads
+linked), counts for every member, so that the household has its share once. Before an item is
+given:
 
 - the programme must be in kind, and have begun;
 - the identity must meet the programme's rules (haven.assistance.entitlements.eligible_identity);
@@ -10,8 +14,9 @@ item is given:
   `min_days_between` days ago (Yerevan's calendar days: given on 1 October with 7 days between,
   next from 8 October);
 - the *daily maximum*: fewer than `max_per_day` of this programme's items today (Yerevan's day);
-- *alternatives*: no item of another programme of the same `exclusive_group` within this
-  programme's interval (at least the same day).
+- *alternatives*: no item of another programme of the same `exclusive_group` within the
+  group's interval: the largest `min_days_between` of its programmes, at least the same day (so
+  the order in which two alternatives are asked for does not matter).
 
 A refusal names the rule and when the person may come back. Two desks giving the same person the
 same item (or two alternatives) at the same moment are serialised by locking the programme rows
@@ -24,7 +29,7 @@ from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -77,6 +82,34 @@ def group_of(programme: Programme) -> list[Programme]:
     return list(Programme.objects.filter(condition).order_by("pk"))
 
 
+def counted(programme: Programme, person: Person) -> Q:
+    """The distributions that count for `person` under the programme's repeat rules, as a filter
+    on Distribution: those to the records of the person's identity (read now: it may have been
+    linked since an earlier handing-out); for a per-household item, those to any member of the
+    person's household or of a household whose head has the same identity as its head."""
+    current = Person.objects.only("identity", "household_id").get(pk=person.pk)
+    if programme.unit != Programme.Unit.HOUSEHOLD:
+        return Q(person__identity=current.identity)
+    heads = Person.objects.filter(
+        household_id=current.household_id, relationship=Person.Relationship.HEAD
+    ).values("identity")
+    households = {current.household_id} | set(
+        Person.objects.filter(
+            relationship=Person.Relationship.HEAD, identity__in=heads
+        ).values_list("household_id", flat=True)
+    )
+    return Q(person__household_id__in=households)
+
+
+def group_interval(programme: Programme) -> int:
+    """Days between two alternatives of the programme's exclusive group: the largest minimum
+    interval of the group's programmes, at least one (the same day)."""
+    largest = Programme.objects.filter(exclusive_group=programme.exclusive_group).aggregate(
+        days=Max("min_days_between")
+    )["days"]
+    return max(largest or 0, programme.min_days_between, 1)
+
+
 def _refusals(programme: Programme, person: Person, now: datetime) -> list[FieldError]:
     """Every rule that stops `person` having the programme's item at `now`, each as an error
     naming the rule and when they may come back. Empty: they may have it."""
@@ -100,7 +133,6 @@ def _refusals(programme: Programme, person: Person, now: datetime) -> list[Field
         ]
     # The record as it is now: it may have been linked to others since it was read.
     current = Person.objects.get(pk=person.pk)
-    identity = current.identity
     if not eligible_identity(programme, current, period):
         return [
             FieldError(
@@ -110,9 +142,11 @@ def _refusals(programme: Programme, person: Person, now: datetime) -> list[Field
             )
         ]
     errors: list[FieldError] = []
-    # By the records that are this identity now: a link made since an earlier handing-out
-    # (to the person's other record) still counts it.
-    mine = Distribution.objects.filter(programme=programme, person__identity=identity)
+    # By the records that are this identity (or household) now: a link made since an earlier
+    # handing-out (to the person's other record) still counts it.
+    theirs = counted(programme, current)
+    per_household = programme.unit == Programme.Unit.HOUSEHOLD
+    mine = Distribution.objects.filter(theirs, programme=programme)
     if programme.min_days_between:
         last = mine.order_by("-distributed_at").values_list("distributed_at", flat=True).first()
         if last is not None:
@@ -121,9 +155,16 @@ def _refusals(programme: Programme, person: Person, now: datetime) -> list[Field
                 errors.append(
                     FieldError(
                         "min_days_between",
-                        _(
-                            "%(item)s: last given on %(last)s; %(days)d days must pass between"
-                            " two; next from %(next)s"
+                        (
+                            _(
+                                "%(item)s: last given to this household on %(last)s; %(days)d"
+                                " days must pass between two; next from %(next)s"
+                            )
+                            if per_household
+                            else _(
+                                "%(item)s: last given on %(last)s; %(days)d days must pass"
+                                " between two; next from %(next)s"
+                            )
                         )
                         % {
                             "item": programme.item,
@@ -142,12 +183,22 @@ def _refusals(programme: Programme, person: Person, now: datetime) -> list[Field
             errors.append(
                 FieldError(
                     "max_per_day",
-                    ngettext(
-                        "%(item)s: given %(count)d time today, the most a day is %(most)d;"
-                        " next from %(next)s",
-                        "%(item)s: given %(count)d times today, the most a day is %(most)d;"
-                        " next from %(next)s",
-                        given_today,
+                    (
+                        ngettext(
+                            "%(item)s: given %(count)d time to this household today, the most a"
+                            " day is %(most)d; next from %(next)s",
+                            "%(item)s: given %(count)d times to this household today, the most"
+                            " a day is %(most)d; next from %(next)s",
+                            given_today,
+                        )
+                        if per_household
+                        else ngettext(
+                            "%(item)s: given %(count)d time today, the most a day is %(most)d;"
+                            " next from %(next)s",
+                            "%(item)s: given %(count)d times today, the most a day is %(most)d;"
+                            " next from %(next)s",
+                            given_today,
+                        )
                     )
                     % {
                         "item": programme.item,
@@ -158,10 +209,10 @@ def _refusals(programme: Programme, person: Person, now: datetime) -> list[Field
                 )
             )
     if programme.exclusive_group:
-        window = max(programme.min_days_between, 1)
+        window = group_interval(programme)
         other = (
             Distribution.objects.filter(
-                person__identity=identity,
+                theirs,
                 programme__exclusive_group=programme.exclusive_group,
                 distributed_at__gte=day_start(today - timedelta(days=window - 1)),
             )
@@ -175,9 +226,16 @@ def _refusals(programme: Programme, person: Person, now: datetime) -> list[Field
             errors.append(
                 FieldError(
                     "exclusive_group",
-                    _(
-                        "%(other)s was given on %(day)s instead, and %(item)s is its"
-                        " alternative; next from %(next)s"
+                    (
+                        _(
+                            "%(other)s was given to this household on %(day)s instead, and"
+                            " %(item)s is its alternative; next from %(next)s"
+                        )
+                        if per_household
+                        else _(
+                            "%(other)s was given on %(day)s instead, and %(item)s is its"
+                            " alternative; next from %(next)s"
+                        )
                     )
                     % {
                         "other": other.programme.item or other.programme.name,

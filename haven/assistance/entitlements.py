@@ -11,10 +11,12 @@ programme and period, an identity is entitled when
 - one of its records holds an identity document, if the programme asks for one.
 
 A programme paid per household pays the identities of the heads of households: a household
-registered twice under one (linked) head is paid once. The payment is made out to the identity's
-earliest record. An identity one of whose records awaits a caseworker's decision on a possible
-duplicate is *held* where the programme's policy says hold (haven.assistance.payments reads the
-reviews again when it lists payments, so a decision made since is honoured).
+registered twice under one (linked) head is paid once, and the age, needs and document rules
+are met by any member of the household (a child's age, a grandmother's need). The payment is
+made out to the identity's earliest record. An identity one of whose records awaits a
+caseworker's decision on a possible duplicate is *held* where the programme's policy says hold
+(haven.assistance.payments reads the reviews again when it lists payments, so a decision made
+since is honoured).
 
 The rules are evaluated in Python over one ordered pass of the person index by identity, so that
 partial dates and lists of needs are read the same way on every database; a million records take
@@ -164,8 +166,9 @@ def identities_in_review() -> set[UUID]:
 
 
 def _records(programme: Programme) -> Iterator[tuple[Any, ...]]:
-    """The programme's records, identity by identity (any order within one): what its rules
-    read, and nothing it does not (a JSON list decoded a million times costs seconds)."""
+    """The records whose identities are paid (everyone, or the heads of households), identity by
+    identity (any order within one): what the rules read, and nothing they do not (a JSON list
+    decoded a million times costs seconds)."""
     persons = Person.objects.all()
     if programme.unit == Programme.Unit.HOUSEHOLD:
         persons = persons.filter(relationship=Person.Relationship.HEAD)
@@ -183,11 +186,43 @@ def _records(programme: Programme) -> Iterator[tuple[Any, ...]]:
     return rows.iterator(chunk_size=READ_CHUNK)
 
 
+Met = tuple[bool, bool, bool]
+
+
+def _households_meeting(programme: Programme, rules: Rules, documents: set[int]) -> dict[int, Met]:
+    """For a programme paid per household: which of the per-record rules (age, needs, document)
+    some member of each household meets. A household qualifies through any of its members: a
+    child's age, a grandmother's mobility need."""
+    needs = "specific_needs" if programme.needs_any else "birth_year"
+    met: dict[int, Met] = {}
+    rows = Person.objects.order_by().values_list(
+        "household_id", "id", "birth_year", "birth_month", "birth_day", needs
+    )
+    for household_id, pid, year, month, day, record_needs in rows.iterator(chunk_size=READ_CHUNK):
+        mine = rules.record_qualifies((year, month, day), record_needs, pid in documents)
+        before = met.get(household_id)
+        met[household_id] = (
+            mine
+            if before is None
+            else (
+                before[0] or mine[0],
+                before[1] or mine[1],
+                before[2] or mine[2],
+            )
+        )
+    return met
+
+
 def _identities(
     programme: Programme, rules: Rules, documents: set[int], reviewed: set[int]
 ) -> Iterator[tuple[_Identity, int]]:
-    """Each identity of the programme's records with what its records meet, and the number of
-    records read for it."""
+    """Each identity of the programme's records with what its records (or, per household, their
+    households' members) meet, and the number of records read for it."""
+    households = (
+        _households_meeting(programme, rules, documents)
+        if programme.unit == Programme.Unit.HOUSEHOLD
+        else None
+    )
     current: _Identity | None = None
     count = 0
     for identity, pid, household_id, registered_at, year, month, day, needs in _records(programme):
@@ -203,9 +238,12 @@ def _identities(
                 household_id,
             )
         count += 1
-        age_ok, needs_ok, document_ok = rules.record_qualifies(
-            (year, month, day), needs, pid in documents
-        )
+        if households is not None:
+            age_ok, needs_ok, document_ok = households.get(household_id, (False, False, False))
+        else:
+            age_ok, needs_ok, document_ok = rules.record_qualifies(
+                (year, month, day), needs, pid in documents
+            )
         current.age |= age_ok
         current.needs |= needs_ok
         current.document |= document_ok
@@ -233,10 +271,14 @@ def compute(*, programme: Programme, period: int, acting_user: User | None) -> E
         run = EntitlementRun.objects.create(
             programme=programme, period=period, started_at=timezone.now(), started_by=acting_user
         )
+        # One computation of a programme at a time, and none while a list of it is made.
+        list(Programme.objects.select_for_update().filter(pk=programme.pk).values_list("pk"))
         mine = Entitlement.objects.filter(programme=programme, period=period)
         paid = Payment.objects.filter(entitlement=OuterRef("pk"))
         mine.filter(~Exists(paid)).delete()
-        kept = set(mine.values_list("identity", flat=True))
+        # Those on a list are kept; they stand for their payee's identity *now* (a link undone
+        # since may have given their old identity to others, who are owed in their own right).
+        kept = set(mine.values_list("person__identity", flat=True))
         records = identities = held = total = 0
         batch: list[dict[str, Any]] = []
         for found, count in _identities(programme, rules, documents, reviewed):
@@ -312,6 +354,25 @@ def eligible_identity(programme: Programme, person: Person, period: int = 1) -> 
     )
     if not records or not rules.arrival_qualifies(min(r[1] for r in records)):
         return False
+    if programme.unit == Programme.Unit.HOUSEHOLD:
+        # The rules are met by any member of the identity's households, as in `compute`.
+        records = list(
+            Person.objects.filter(
+                household__in=Person.objects.filter(identity=person.identity).values("household_id")
+            ).values_list(
+                "id",
+                "household__registered_at",
+                "birth_year",
+                "birth_month",
+                "birth_day",
+                "specific_needs",
+            )
+        )
+        with_documents = set(
+            IdentityDocument.objects.filter(person_id__in=[r[0] for r in records]).values_list(
+                "person_id", flat=True
+            )
+        )
     met = [
         rules.record_qualifies((r[2], r[3], r[4]), r[5], r[0] in with_documents) for r in records
     ]

@@ -13,9 +13,13 @@ opens it as UTF-8, with one header row. XLSX is one sheet of inline strings writ
 straight into the zip (the standard library's zipfile; see the XLSX section below for why not
 openpyxl), with the same header row.
 
-Every text cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a
-carriage return) gets a leading apostrophe (`haven.reports.exports.safe_text`), phone numbers
-written "+374 …" included: Excel would otherwise read them as a sum.
+In the CSV, every text cell that a spreadsheet would run as a formula (starting with =, +, -, @, a
+tab or a carriage return) gets a leading apostrophe (`haven.reports.exports.safe_text`), except a
+phone that is a plus sign and digits (spaces allowed), "+37491123456": with no letters it can call
+no function, and a bank needs the number as it is (Excel reads it as a number at most). A plus
+followed by dashes or parentheses keeps the apostrophe: Excel would subtract "+374-91-…". In the
+XLSX every value is written exactly: its text cells are inline strings, which a spreadsheet shows
+as text and never runs as a formula.
 
 Exporting is an audited action: one `assistance.payment_export` row naming the list, the format
 and the rows written, written before the first byte leaves.
@@ -23,6 +27,7 @@ and the rows written, written before the first byte leaves.
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
@@ -62,6 +67,8 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FORMATS = tuple(CONTENT_TYPES)
+PHONE_COLUMN = HEADERS.index("phone")
+PLAIN_PHONE = re.compile(r"^\+?[0-9][0-9 ]*$")  # written as it is, formula guard or not
 
 Cell = str | int
 
@@ -93,10 +100,10 @@ def _rows_query(payment_list: PaymentList) -> QuerySet[Payment, tuple[Any, ...]]
 
 
 def rows(payment_list: PaymentList) -> Iterator[tuple[Cell, ...]]:
-    """The data rows of the list, as written (text cells protected), in chunks from the
-    database."""
+    """The data rows of the list, their values exactly (no formula guard: see `_csv_row`), in
+    chunks from the database."""
     number, period = payment_list.number, payment_list.period
-    code = safe_text(payment_list.programme.code)
+    code = payment_list.programme.code
     for (
         reference,
         family,
@@ -110,22 +117,34 @@ def rows(payment_list: PaymentList) -> Iterator[tuple[Cell, ...]]:
         currency,
     ) in _rows_query(payment_list).iterator(chunk_size=READ_CHUNK):
         yield (
-            safe_text(reference),
+            reference,
             number,
             code,
             period,
-            safe_text(family),
-            safe_text(given),
-            safe_text(patronymic),
-            safe_text(to_latin(family)),
-            safe_text(to_latin(given)),
-            safe_text(to_latin(patronymic)),
-            safe_text(kind or ""),
-            safe_text(document or ""),
-            safe_text(phone or household_phone or ""),
+            family,
+            given,
+            patronymic,
+            to_latin(family),
+            to_latin(given),
+            to_latin(patronymic),
+            kind or "",
+            document or "",
+            phone or household_phone or "",
             amount,
-            safe_text(currency),
+            currency,
         )
+
+
+def _csv_row(row: Sequence[Cell]) -> list[Cell]:
+    """A row as the CSV writes it: text a spreadsheet would run as a formula gets a leading
+    apostrophe, but a plain phone number (+ and digits) is written as it is."""
+    return [
+        value
+        if isinstance(value, int)
+        or (column == PHONE_COLUMN and PLAIN_PHONE.match(value) is not None)
+        else safe_text(value)
+        for column, value in enumerate(row)
+    ]
 
 
 def audit_export(payment_list: PaymentList, fmt: str, *, acting_user: User | None) -> int:
@@ -159,7 +178,7 @@ def csv_chunks(payment_list: PaymentList, *, acting_user: User | None) -> Iterat
     buffer.truncate()
     pending = 0
     for row in rows(payment_list):
-        writer.writerow(row)
+        writer.writerow(_csv_row(row))
         pending += 1
         if pending == CSV_FLUSH_ROWS:
             yield buffer.getvalue().encode("utf-8")

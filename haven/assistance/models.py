@@ -121,7 +121,7 @@ class Entitlement(models.Model):
         HELD = "held", _("held: possible duplicate")
 
     # A million rows are written at once: no index that no query reads (the programme is the
-    # first column of `entitlement_once`; the others are only ever read from an entitlement).
+    # first column of `entitlement_identity`; the others are only ever read from an entitlement).
     programme = models.ForeignKey(
         Programme, on_delete=models.PROTECT, related_name="entitlements", db_index=False
     )
@@ -138,10 +138,11 @@ class Entitlement(models.Model):
     )
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["programme", "period", "identity"], name="entitlement_once"
-            )
+        # Not unique: an entitlement kept because it was paid stays under the identity it had,
+        # and a link undone since may give that identity to others owed in their own right.
+        # Payment once is held by `Payment.payment_once` and by haven.assistance.payments.
+        indexes = [
+            models.Index(fields=["programme", "period", "identity"], name="entitlement_identity")
         ]
 
     def __str__(self) -> str:

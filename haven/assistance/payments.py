@@ -19,8 +19,8 @@ import uuid as uuid_lib
 from collections import Counter
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,6 +41,39 @@ def live_identities(benefit: str, period: int) -> set[Any]:
         Payment.objects.filter(benefit=benefit, period=period, status__in=LIVE).values_list(
             "person__identity", flat=True
         )
+    )
+
+
+def _follow_identities(benefit: str, period: int) -> None:
+    """Live payments move to their record's identity now, so that the `payment_once` constraint
+    speaks of today's identities: after a link is undone, the records split off may be paid in
+    their own right. A payment whose record now shares an identity already paid stays as it was
+    (paid twice before the records were known to be one: the gate pays that identity no more)."""
+    live = Payment.objects.filter(benefit=benefit, period=period, status__in=LIVE)
+    moved = list(live.exclude(identity=F("person__identity")).values_list("pk", "person__identity"))
+    if not moved:
+        return
+    taken = set(
+        live.filter(identity__in=[identity for _pk, identity in moved]).values_list(
+            "identity", flat=True
+        )
+    )
+    for pk, identity in moved:
+        if identity not in taken:
+            Payment.objects.filter(pk=pk).update(identity=identity)
+            taken.add(identity)
+
+
+def _paid_twice(payment_list: PaymentList) -> bool:
+    """Whether a record on this list is now one identity with a record of another live payment
+    of the same benefit and period."""
+    others = Payment.objects.filter(
+        benefit=payment_list.programme.benefit, period=payment_list.period, status__in=LIVE
+    ).exclude(payment_list=payment_list)
+    return (
+        Payment.objects.filter(payment_list=payment_list)
+        .filter(person__identity__in=others.values("person__identity"))
+        .exists()
     )
 
 
@@ -68,6 +101,7 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
             # locked, so that two lists of one benefit cannot both pay a person and two lists
             # of any benefits cannot take the same number.
             list(Programme.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+            _follow_identities(programme.benefit, period)
             paid = live_identities(programme.benefit, period)
             in_review = identities_in_review()
             number = (PaymentList.objects.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -126,6 +160,10 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
                     insert_rows(Payment, batch)
                     batch = []
             insert_rows(Payment, batch)
+            if connection.vendor == "postgresql" and _paid_twice(payment_list):
+                # A link committed while this list was read (PostgreSQL reads each statement's
+                # own snapshot; SQLite's write transaction excludes it) made two identities one.
+                raise IntegrityError("payment_once: an identity linked while the list was made")
             payment_list.payments = count
             payment_list.total_amount = total
             payment_list.left_off = dict(left_off)
@@ -147,8 +185,8 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
     except IntegrityError:
         raise Conflict(
             _(
-                "another payment list of %(benefit)s for period %(period)d was made at the same"
-                " time; nothing was listed: make the list again"
+                "another payment list of %(benefit)s for period %(period)d, or a link between two"
+                " records, was made at the same time; nothing was listed: make the list again"
             )
             % {"benefit": programme.benefit, "period": period}
         ) from None

@@ -9,8 +9,11 @@ and the columns
     status      paid or failed
     reason      why a payment failed (required when it failed; optional, and ignored, when paid)
 
-in any order, any case. A CSV may separate its columns by commas, semicolons (Excel's choice in
-Russian and Armenian locales) or tabs. Empty rows are skipped.
+in any order, any case. Other columns (the bank may send back the columns of the list Haven
+exported: names, currency, list_number...) are ignored. A CSV may separate its columns by commas,
+semicolons (Excel's choice in Russian and Armenian locales) or tabs, whichever its first non-blank
+line uses most. Empty rows are skipped. An amount is ASCII digits (at most AMOUNT_DIGITS of them),
+with thousands separated by spaces if at all, and at most two decimals.
 
 Everything is checked before anything is written, and the whole file is then applied in one
 transaction, or nothing is: each error names its row (the header is row 1, as a spreadsheet
@@ -59,7 +62,10 @@ ENCODINGS = {  # what a caller may declare, and the codec it means
 XLSX_EXPANSION = 10  # an XLSX may hold at most this many times the byte limit, unzipped
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls)
-AMOUNT = re.compile(r"^(\d+)(?:[.,](\d{1,2}))?$")
+AMOUNT = re.compile(r"^([0-9]+)(?:[.,]([0-9]{1,2}))?$")  # ASCII digits only: not Arabic-Indic
+AMOUNT_DIGITS = 15  # whole digits, leading zeros aside: more than any payment, and int() is safe
+DELIMITERS = (",", ";", "\t")
+IGNORED_NOTED = 50  # the header's other columns named in the audit row, at most
 SPACES = re.compile(r"[\s\u00a0\u202f']")  # thousands separators people and banks write
 
 
@@ -74,6 +80,7 @@ class Result:
     unchanged: int
     still_listed: int
     reconciled: bool
+    ignored_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +186,20 @@ def _decode(data: bytes, encoding: str | None) -> str:
 
 def _csv_rows(data: bytes, encoding: str | None) -> Iterator[list[str]]:
     text = _decode(data, encoding)
-    header_line = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=header_line.count)
+    delimiter = max(DELIMITERS, key=_first_line(text).count)
     try:
         yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     except csv.Error as exc:
         raise _refuse("file", _("not a readable CSV file: %(error)s") % {"error": exc}) from None
+
+
+def _first_line(text: str) -> str:
+    """The first line with something besides spaces and delimiters: the header, read before the
+    delimiter is known (blank lines, and a spreadsheet's rows of empty cells, come before it)."""
+    for line in io.StringIO(text, newline=""):  # lazily, \n, \r\n or \r
+        if line.strip("".join(DELIMITERS) + " \r\n"):
+            return line
+    return ""
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
@@ -211,8 +226,13 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
         sheet = workbook.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
             yield [_cell_text(value) for value in values]
-    except (KeyError, ValueError, zipfile.BadZipFile):
-        raise _refuse("file", unreadable) from None
+    except Exception as exc:  # the sheet is read as it is yielded: its XML may be cut short
+        # (ParseError), point to text it does not hold (IndexError), ... all mean one thing here.
+        raise _refuse(
+            "file",
+            _("the XLSX file is damaged: %(error)s; save it again as XLSX or CSV")
+            % {"error": str(exc) or type(exc).__name__},
+        ) from None
     finally:
         workbook.close()
 
@@ -237,19 +257,17 @@ def _records(data: bytes, filename: str, encoding: str | None) -> Iterator[list[
     return _csv_rows(data, encoding)
 
 
-def _header(number: int, cells: list[str], errors: _Errors) -> dict[str, int]:
-    """Column name → position; missing, unknown and repeated columns are errors."""
+def _header(number: int, cells: list[str], errors: _Errors, ignored: list[str]) -> dict[str, int]:
+    """Column name → position; missing and repeated columns are errors, other columns are
+    ignored (and added to `ignored`)."""
     positions: dict[str, int] = {}
     for position, cell in enumerate(cells):
         name = cell.strip().lower()
         if not name:
             continue
         if name not in COLUMNS:
-            errors.add(
-                number,
-                name,
-                _("unknown column; the columns are %(columns)s") % {"columns": ", ".join(COLUMNS)},
-            )
+            if len(ignored) < IGNORED_NOTED:  # a note for the audit row
+                ignored.append(cell.strip()[:100])
         elif name in positions:
             errors.add(number, name, _("the column appears twice"))
         else:
@@ -264,17 +282,25 @@ def _header(number: int, cells: list[str], errors: _Errors) -> dict[str, int]:
     return positions
 
 
-def _amount(text: str) -> int | Decimal | None:
+def _amount(text: str) -> int | Decimal | str:
+    """The amount the cell says, or (a str) why it is not one."""
+    if not text:
+        return _("empty")
     match = AMOUNT.match(SPACES.sub("", text))
     if match is None:
-        return None
-    whole, fraction = match.group(1), (match.group(2) or "").rstrip("0")
+        return _("%(value)r is not an amount (digits, e.g. 100000)") % {"value": text}
+    whole, fraction = match.group(1).lstrip("0") or "0", (match.group(2) or "").rstrip("0")
+    if len(whole) > AMOUNT_DIGITS:
+        return _("the amount has %(digits)d digits; an amount has at most %(max)d") % {
+            "digits": len(whole),
+            "max": AMOUNT_DIGITS,
+        }
     if not fraction:
         return int(whole)
     try:
         return Decimal(f"{whole}.{fraction}")
     except InvalidOperation:  # pragma: no cover - the pattern admits only digits
-        return None
+        return _("%(value)r is not an amount (digits, e.g. 100000)") % {"value": text}
 
 
 def _row(number: int, cells: list[str], header: dict[str, int], errors: _Errors) -> _Row | None:
@@ -293,14 +319,8 @@ def _row(number: int, cells: list[str], header: dict[str, int], errors: _Errors)
         errors.add(number, "reference", _("empty"))
         ok = False
     amount = _amount(amount_text)
-    if amount is None:
-        errors.add(
-            number,
-            "amount",
-            _("%(value)r is not an amount (digits, e.g. 100000)") % {"value": amount_text}
-            if amount_text
-            else _("empty"),
-        )
+    if isinstance(amount, str):
+        errors.add(number, "amount", amount)
         ok = False
     if status not in OUTCOMES:
         errors.add(
@@ -315,22 +335,25 @@ def _row(number: int, cells: list[str], header: dict[str, int], errors: _Errors)
     if len(reason) > REASON_MAX:
         errors.add(number, "reason", _("longer than %(n)d characters") % {"n": REASON_MAX})
         ok = False
-    if not ok or amount is None:
+    if not ok or isinstance(amount, str):
         return None
     outcome = Payment.Status.PAID if status == Payment.Status.PAID else Payment.Status.FAILED
     return _Row(number, reference, amount, outcome.value, reason if status == "failed" else "")
 
 
-def _parse(data: bytes, filename: str, encoding: str | None, errors: _Errors) -> list[_Row]:
+def _parse(
+    data: bytes, filename: str, encoding: str | None, errors: _Errors, ignored: list[str]
+) -> list[_Row]:
     """The file's rows that are right on their own; errors for the others. InvalidInput at once
-    when the file itself cannot be read or its header is wrong."""
+    when the file itself cannot be read or its header is wrong. The header's columns Haven does
+    not read are added to `ignored`."""
     header: dict[str, int] | None = None
     parsed: list[_Row] = []
     for number, cells in enumerate(_records(data, filename, encoding), start=1):
         if not any(cell.strip() for cell in cells):
             continue
         if header is None:
-            header = _header(number, cells, errors)
+            header = _header(number, cells, errors, ignored)
             errors.raise_if_any()  # a wrong header is all there is to say
             continue
         row = _row(number, cells, header, errors)
@@ -469,7 +492,8 @@ def reconcile(
             % {"columns": ", ".join(COLUMNS)},
         )
     errors = _Errors()
-    rows = _parse(data, filename, encoding, errors)
+    ignored: list[str] = []
+    rows = _parse(data, filename, encoding, errors, ignored)
     if not rows and not errors:
         raise _refuse("file", _("the file has a header row but no payments"))
     with transaction.atomic():
@@ -492,6 +516,7 @@ def reconcile(
             unchanged=len(rows) - paid - failed,
             still_listed=still_listed,
             reconciled=locked.status == PaymentList.Status.RECONCILED,
+            ignored_columns=tuple(ignored),
         )
         audit.record(
             user=acting_user,
@@ -508,6 +533,7 @@ def reconcile(
                 "unchanged": result.unchanged,
                 "still_listed": still_listed,
                 "reconciled": result.reconciled,
+                "ignored_columns": ignored,
             },
         )
     payment_list.status, payment_list.reconciled_at = locked.status, locked.reconciled_at

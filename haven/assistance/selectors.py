@@ -3,8 +3,10 @@
 Assistance officers, coordinators and administrators run programmes: every programme, run and
 payment list, and at the distribution point a person's name, year of birth and household size
 (each such read audited), never their needs, notes or tracing. Caseworkers see the entitlements
-held for a possible duplicate at their assigned sites, to decide the pair; officers see only how
-many are held.
+held for a possible duplicate at their assigned sites, to decide the pair, and the payments made
+to a possible duplicate under a programme that pays them (flagged `possible_duplicate`) while the
+pair still awaits a decision, so that the money can be recovered if the pair is confirmed;
+officers see only how many are held.
 """
 
 from typing import Any
@@ -83,6 +85,25 @@ def held_for(user: User) -> QuerySet[Entitlement]:
     if not may_see_held(user):
         return Entitlement.objects.none()
     return held_entitlements().filter(person__site__in=sites_with_personal_data(user))
+
+
+def paid_in_review() -> QuerySet[Payment]:
+    """Live payments (listed or paid) made to a possible duplicate under the programme's policy
+    "pay", whose person's identity still awaits a decision (read now: a decision made since
+    takes them off)."""
+    return Payment.objects.filter(
+        possible_duplicate=True,
+        status__in=LIVE,
+        person__identity__in=identities_in_review_query(),
+    )
+
+
+def paid_in_review_for(user: User) -> QuerySet[Payment]:
+    """Payments made while in review to people registered at the user's sites (all for
+    coordinators)."""
+    if not may_see_held(user):
+        return Payment.objects.none()
+    return paid_in_review().filter(person__site__in=sites_with_personal_data(user))
 
 
 def pending_pairs_by_identity(user: User, identities: set[UUID]) -> dict[UUID, list[int]]:

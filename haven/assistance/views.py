@@ -513,19 +513,35 @@ def held(request: HttpRequest) -> HttpResponse:
         .select_related("programme", "person", "person__site")
         .order_by("programme__code", "period", "pk")[:HELD_PAGE]
     )
-    identities = {e.person.identity for e in entitlements}
-    pairs = selectors.pending_pairs_by_identity(user, identities)
-    if entitlements:
+    payments = list(
+        selectors.paid_in_review_for(user)
+        .select_related("payment_list__programme", "person", "person__site")
+        .order_by("payment_list__number", "pk")[:HELD_PAGE]
+    )
+    people = [e.person for e in entitlements] + [p.person for p in payments]
+    pairs = selectors.pending_pairs_by_identity(user, {person.identity for person in people})
+    if people:
         audit_listed(
             user,
             "person.list",
-            list({e.person.uuid: e.person.site_id for e in entitlements}.items()),
+            list({person.uuid: person.site_id for person in people}.items()),
             via="held_payments",
         )
     rows = [{"entitlement": e, "pairs": pairs.get(e.person.identity, [])} for e in entitlements]
+    paid_rows = [{"payment": p, "pairs": pairs.get(p.person.identity, [])} for p in payments]
     total = selectors.held_for(user).count() if len(entitlements) == HELD_PAGE else len(rows)
+    paid_total = (
+        selectors.paid_in_review_for(user).count() if len(payments) == HELD_PAGE else len(paid_rows)
+    )
     return render(
         request,
         "assistance/held.html",
-        {"rows": rows, "total": total, "shown": len(rows)},
+        {
+            "rows": rows,
+            "total": total,
+            "shown": len(rows),
+            "paid_rows": paid_rows,
+            "paid_total": paid_total,
+            "paid_shown": len(paid_rows),
+        },
     )

@@ -55,7 +55,7 @@ from typing import Any
 from uuid import UUID
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
@@ -710,7 +710,8 @@ def accept(proposal: Proposal, *, acting_user: User | None) -> int:
                 )
             try:
                 check_in(household=household, shelter=shelter, acting_user=acting_user)
-            except (InvalidInput, Conflict) as exc:
+            except (InvalidInput, Conflict, IntegrityError) as exc:
+                # IntegrityError: checked in elsewhere at the same moment (one open stay each).
                 raise AllocationError(
                     f"household {a.household.uuid} no longer fits in {a.shelter.code} ({exc});"
                     " nothing was applied: propose again"

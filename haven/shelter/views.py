@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from haven.core.errors import Conflict, InvalidInput, NotFound
 from haven.core.models import User
+from haven.core.selectors import sees_all_sites
 from haven.shelter import actions, allocation, selectors
 from haven.shelter.models import Shelter
 
@@ -220,17 +221,24 @@ def _proposal_id(request: HttpRequest) -> UUID | None:
 
 def _rows(user: User, proposal: allocation.Proposal) -> tuple[list[Row], list[Row]]:
     """The placed households (up to PAGE_ASSIGNMENTS) and some of those left waiting, with
-    their heads' names (audited reads)."""
+    their heads' names (audited reads). A shelter manager reads the names of the households
+    proposed for their shelters only: those left waiting (registered anywhere) are shown by
+    size, province and step-free need, and a reference."""
     placed = proposal.assignments[:PAGE_ASSIGNMENTS]
     taken = {a.household.key for a in proposal.assignments}
     left = [h for h in proposal.households if h.key not in taken][:PAGE_WAITING]
-    heads = selectors.heads_of(
-        user, [a.household.key for a in placed] + [h.key for h in left], via="shelter_allocation"
-    )
+    named = [a.household.key for a in placed]
+    if sees_all_sites(user):
+        named += [h.key for h in left]
+    heads = selectors.heads_of(user, named, via="shelter_allocation")
     return (
         [Row(a.household, str(heads.get(a.household.key, "")), a.shelter.code) for a in placed],
-        [Row(h, str(heads.get(h.key, "")), "") for h in left],
+        [Row(h, str(heads.get(h.key, "")) or _reference(h), "") for h in left],
     )
+
+
+def _reference(household: allocation.WaitingHousehold) -> str:
+    return _("household %(ref)s") % {"ref": str(household.uuid)[:8]}
 
 
 def _render_allocation(
