@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -273,9 +273,16 @@ def compute(*, programme: Programme, period: int, acting_user: User | None) -> E
         )
         # One computation of a programme at a time, and none while a list of it is made.
         list(Programme.objects.select_for_update().filter(pk=programme.pk).values_list("pk"))
+        if connection.vendor == "postgresql":
+            # The records are read whole through a server-side cursor: plan for all the rows
+            # (a sort), not for the first ones (a million index look-ups; 15 s against 26 s).
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
         mine = Entitlement.objects.filter(programme=programme, period=period)
         paid = Payment.objects.filter(entitlement=OuterRef("pk"))
-        mine.filter(~Exists(paid)).delete()
+        # One DELETE statement: nothing refers to an entitlement that no payment names (the
+        # ORM's delete would read every row first to look for what protects it).
+        mine.filter(~Exists(paid))._raw_delete(mine.db)
         # Those on a list are kept; they stand for their payee's identity *now* (a link undone
         # since may have given their old identity to others, who are owed in their own right).
         kept = set(mine.values_list("person__identity", flat=True))

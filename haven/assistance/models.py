@@ -120,21 +120,35 @@ class Entitlement(models.Model):
         DUE = "due", _("due")
         HELD = "held", _("held: possible duplicate")
 
-    # A million rows are written at once: no index that no query reads (the programme is the
-    # first column of `entitlement_identity`; the others are only ever read from an entitlement).
+    # A million rows are written at once, derived from the records and recomputed at will:
+    # no index that no query reads (the programme is the first column of
+    # `entitlement_identity`; the others are only ever read from an entitlement), and no
+    # database foreign-key check (on PostgreSQL four a row, at commit, took longer than the
+    # computation itself). Django still refuses to delete what they point to (PROTECT), and
+    # records, programmes and runs are never deleted.
     programme = models.ForeignKey(
-        Programme, on_delete=models.PROTECT, related_name="entitlements", db_index=False
+        Programme,
+        on_delete=models.PROTECT,
+        related_name="entitlements",
+        db_index=False,
+        db_constraint=False,
     )
     period = models.PositiveSmallIntegerField()
     identity = models.UUIDField()
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+", db_index=False)
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     household = models.ForeignKey(
-        Household, on_delete=models.PROTECT, related_name="+", db_index=False
+        Household, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
     amount = models.PositiveIntegerField()
     status = models.CharField(max_length=4, choices=Status.choices)
     run = models.ForeignKey(
-        EntitlementRun, on_delete=models.PROTECT, related_name="+", db_index=False
+        EntitlementRun,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:
