@@ -14,7 +14,8 @@ from openpyxl import load_workbook
 from haven.assistance.models import Entitlement, Payment, PaymentList, Programme
 from haven.core.models import AuditEvent
 from tests.conftest import Personas
-from tests.test_assistance_export import read_csv, register
+from tests.test_assistance_entitlements import register
+from tests.test_assistance_export import read_csv
 from tests.test_assistance_reconcile import csv_bytes, state
 
 GRANT = {

@@ -13,35 +13,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
-from haven.assistance import actions, entitlements, export, payments
-from haven.assistance.models import Payment, PaymentList, Programme
+from haven.assistance import entitlements, export, payments
+from haven.assistance.models import Payment, PaymentList
 from haven.core.models import AuditEvent
-from haven.registry.actions import register_household
-from haven.registry.models import Household, Person
-from haven.registry.schemas import HouseholdIn
+from haven.registry.models import Person
 from tests import factories
 from tests.conftest import Personas
-
-
-def add_programme(personas: Personas, **overrides: Any) -> Programme:
-    data: dict[str, Any] = {
-        "code": "arrival-grant",
-        "name": "One-off support on arrival",
-        "kind": "cash",
-        "amount": 100_000,
-        "frequency": "once",
-        "starts_on": "2023-10-01",
-    }
-    data.update(overrides)
-    return actions.add_programme(data=actions.parse_programme(data), acting_user=personas.dan)
-
-
-def register(personas: Personas, site: str = "KOR", **overrides: Any) -> Household:
-    household, _ = register_household(
-        data=HouseholdIn.model_validate(factories.household(site, **overrides)),
-        acting_user=personas.dan,
-    )
-    return household
+from tests.test_assistance_entitlements import programme as programme_of
+from tests.test_assistance_entitlements import register
 
 
 def make_list(
@@ -57,7 +36,7 @@ def make_list(
             ]
         )
         register(personas, members=[head, *factories.household(size=3)["members"][1:]])
-    grant = add_programme(personas, code=code, **programme)
+    grant = programme_of(personas, code=code, **programme)
     entitlements.compute(programme=grant, period=1, acting_user=personas.dan)
     return payments.create_list(programme=grant, period=1, acting_user=personas.dan)
 
@@ -237,7 +216,7 @@ def test_only_the_lists_own_payments_are_exported(personas: Personas) -> None:
 
 
 def test_an_empty_list_exports_its_header(personas: Personas) -> None:
-    grant = add_programme(personas)
+    grant = programme_of(personas)
     payment_list = payments.create_list(programme=grant, period=1, acting_user=personas.dan)
     assert read_csv(exported(payment_list, "csv", personas)) == []
     assert read_xlsx(exported(payment_list, "xlsx", personas)) == []

@@ -12,7 +12,6 @@ import pytest
 from django.test import Client
 from openpyxl import load_workbook
 
-from haven.assistance import actions
 from haven.assistance.entitlements import compute
 from haven.assistance.models import Distribution, EntitlementRun, Payment, PaymentList, Programme
 from haven.assistance.payments import create_list
@@ -24,6 +23,7 @@ from haven.registry.models import Household, Person
 from haven.registry.schemas import HouseholdIn
 from tests import factories
 from tests.conftest import PASSWORD, Personas
+from tests.test_assistance_entitlements import programme
 from tests.test_identity_decisions import Registry
 
 Status = CandidatePair.Status
@@ -61,19 +61,6 @@ def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def programme(personas: Personas, **overrides: Any) -> Programme:
-    data: dict[str, Any] = {
-        "code": "arrival-grant",
-        "name": "One-off support on arrival",
-        "kind": "cash",
-        "amount": 100_000,
-        "frequency": "once",
-        "starts_on": "2023-10-01",
-    }
-    data.update(overrides)
-    return actions.add_programme(data=actions.parse_programme(data), acting_user=personas.dan)
 
 
 def food(personas: Personas, **overrides: Any) -> Programme:
