@@ -202,7 +202,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# `haven serve` collects the static files (compressed) and sets HAVEN_STATIC_COLLECTED for
+# gunicorn: whitenoise then serves only the collected files, with their gzip and Brotli variants.
+# Elsewhere (tests, the development server) it reads the apps' static folders directly.
+WHITENOISE_USE_FINDERS = not env_bool("HAVEN_STATIC_COLLECTED", False)
 WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "login"

@@ -6,7 +6,7 @@ Migrates, adds the 2023 sites, gives one demo user per role a fresh random passw
 once), simulates the influx unless the database already holds people (then links its
 duplicates, adds shelters for about half of them and houses them by the allocation, defines the
 2023 programmes, computes entitlements and makes the first payment list), and serves Haven with
-gunicorn, a production server.
+`haven serve` (gunicorn, a production server).
 """
 
 import secrets
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -269,12 +268,10 @@ class Command(BaseCommand):
 
     def _serve(self, port: int, base: str, started: float) -> None:
         command = [
-            sys.executable, "-m", "gunicorn", "haven.wsgi",
-            "-b", f"127.0.0.1:{port}", "-w", "2", "--access-logfile", "-",
+            sys.executable, "-m", "haven", "serve", "--port", str(port),
             # Computing entitlements or a payment list on the page runs in the request.
-            "--timeout", "120",
+            "--workers", "2", "--timeout", "120",
         ]  # fmt: skip
-        settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves from finders
         server = subprocess.Popen(command)  # noqa: S603 - our own interpreter and fixed arguments
         # A polite kill (SIGTERM) of `haven demo` stops gunicorn too, instead of orphaning it.
         signal.signal(signal.SIGTERM, _stop)
@@ -299,7 +296,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _wait_until_up(url: str, server: "subprocess.Popen[bytes]") -> bool:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # the first start compresses the static files
         while time.monotonic() < deadline:
             if server.poll() is not None:
                 return False
