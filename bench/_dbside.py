@@ -1,12 +1,14 @@
 """The benchmark's helper that runs inside Haven: set up a database, make payloads, check counts.
 
-`bench_registration.py` never imports Django itself: it benchmarks two databases in one run, and
-Django reads its settings once per process. So it runs this script in a subprocess with the
-environment (HAVEN_DATABASE_URL, HAVEN_VAR_DIR) of the database under test:
+`bench_registration.py` and `bench_load.py` never import Django themselves: they benchmark two
+databases in one run, and Django reads its settings once per process. So they run this script in a
+subprocess with the environment (HAVEN_DATABASE_URL, HAVEN_VAR_DIR) of the database under test:
 
     python bench/_dbside.py setup              # site BENCH, a registrar, a token -> JSON
     python bench/_dbside.py payloads --people N --seed S --out FILE.jsonl
     python bench/_dbside.py inspect            # counts and durability settings -> JSON
+    python bench/_dbside.py registrars --sites KOR,GORIS --count N --passwords P  # users, tokens
+    python bench/_dbside.py verify --sent FILE.json  # what a load run was told, against the DB
     python bench/_dbside.py profile --payloads FILE.jsonl --mode batch|single --count K --token T
 
 Each prints one JSON object on its last line of stdout (profile prints a report instead).
@@ -106,6 +108,95 @@ def inspect() -> dict[str, Any]:
     return result
 
 
+def registrars(*, sites: list[str], count: int, passwords: int) -> list[dict[str, Any]]:
+    """`count` registrars spread over `sites` (which must exist), each with a device token (made by
+    the same action as `haven token create`); every other one, `passwords` in all, with a password
+    to sign in with (hashing a password takes a good part of a second: only those who sign in)."""
+    _django()
+    import secrets
+
+    from haven.core.actions import create_api_token, create_user
+    from haven.core.models import Site, User
+
+    by_code = {site.code: site for site in Site.objects.filter(code__in=sites)}
+    missing = sorted(set(sites) - set(by_code))
+    if missing:
+        raise SystemExit(f"no such sites: {', '.join(missing)}")
+    made = []
+    for number in range(count):
+        site = by_code[sites[number % len(sites)]]
+        password = secrets.token_urlsafe(16) if number % 2 == 0 and number // 2 < passwords else ""
+        user = create_user(
+            username=f"load-registrar-{number:03d}",
+            role=User.Role.REGISTRAR,
+            password=password or None,
+            site=site,
+            acting_user=None,
+        )
+        _, token = create_api_token(user=user, name=f"load {number}", acting_user=None)
+        made.append(
+            {"username": user.username, "password": password, "token": token, "site": site.code}
+        )
+    return made
+
+
+def verify(sent_file: Path) -> dict[str, Any]:
+    """Every household and crossing count a load run was acknowledged, looked up in the database.
+
+    `sent_file` is JSON: {"households": {uuid: members sent}, "crossings": [uuid, …]}. Returns
+    what is missing, duplicated or different, and the totals of the tables.
+    """
+    _django()
+    from django.db.models import Count
+
+    from haven.core.models import AuditEvent
+    from haven.registry.models import CrossingCount, Household, Person
+
+    sent = json.loads(sent_file.read_text())
+    households: dict[str, int] = sent["households"]
+    stored: dict[str, int] = {}
+    copies: dict[str, int] = {}
+    uuids = list(households)
+    for start in range(0, len(uuids), 500):  # SQLite allows a bounded number of parameters
+        chunk = uuids[start : start + 500]
+        for row in (
+            Household.objects.filter(uuid__in=chunk)
+            .values("uuid")
+            .annotate(
+                member_count=Count("members", distinct=True), copies=Count("id", distinct=True)
+            )
+        ):
+            stored[str(row["uuid"])] = row["member_count"]
+            copies[str(row["uuid"])] = row["copies"]
+    audited: dict[str, int] = {}
+    for start in range(0, len(uuids), 500):
+        chunk = uuids[start : start + 500]
+        for row in (
+            AuditEvent.objects.filter(action="household.register", object_uuid__in=chunk)
+            .values("object_uuid")
+            .annotate(rows=Count("id"))
+        ):
+            audited[str(row["object_uuid"])] = row["rows"]
+    crossings = sent["crossings"]
+    crossings_stored = sum(
+        CrossingCount.objects.filter(uuid__in=crossings[start : start + 500]).count()
+        for start in range(0, len(crossings), 500)
+    )
+    return {
+        "households_sent": len(households),
+        "households_found": len(stored),
+        "missing": [u for u in households if u not in stored][:5],
+        "duplicated": [u for u, n in copies.items() if n != 1][:5],
+        "members_differ": [u for u, n in stored.items() if n != households[u]][:5],
+        "audit_rows_differ": [u for u in households if audited.get(u) != 1][:5],
+        "crossings_sent": len(crossings),
+        "crossings_found": crossings_stored,
+        "households_total": Household.objects.count(),
+        "persons_total": Person.objects.count(),
+        "persons_sent": sum(households.values()),
+    }
+
+
 def profile(*, payload_file: Path, mode: str, count: int, batch_size: int, token: str) -> str:
     """Send requests through Django's whole request path in this process, timed then profiled.
 
@@ -180,6 +271,12 @@ def main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup")
     sub.add_parser("inspect")
+    staff = sub.add_parser("registrars")
+    staff.add_argument("--sites", required=True, help="site codes, comma-separated")
+    staff.add_argument("--count", type=int, required=True)
+    staff.add_argument("--passwords", type=int, default=0, help="how many may sign in")
+    check = sub.add_parser("verify")
+    check.add_argument("--sent", type=Path, required=True)
     make = sub.add_parser("payloads")
     make.add_argument("--people", type=int, required=True)
     make.add_argument("--seed", type=int, default=1)
@@ -195,6 +292,15 @@ def main(argv: list[str]) -> int:
         print(json.dumps(setup()))
     elif args.command == "inspect":
         print(json.dumps(inspect()))
+    elif args.command == "registrars":
+        sites = [code.strip() for code in args.sites.split(",") if code.strip()]
+        print(
+            json.dumps(
+                {"registrars": registrars(sites=sites, count=args.count, passwords=args.passwords)}
+            )
+        )
+    elif args.command == "verify":
+        print(json.dumps(verify(args.sent)))
     elif args.command == "payloads":
         print(json.dumps(payloads(people=args.people, seed=args.seed, out=args.out)))
     else:

@@ -8,6 +8,7 @@ found by ninja (query and path parameters) or by Haven's own schemas (request bo
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -18,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from haven.core.auth import api_auth
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from haven.core.middleware import database_unavailable
 from haven.identity.api import router as identity_router
 from haven.identity.api_check import router as identity_check_router
 from haven.registry.api import REQUEST_MODELS
@@ -119,3 +121,10 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     message = _("the request body is larger than this server accepts")
     body = {"errors": [{"field": "body", "message": message}]}
     return api.create_response(request, body, status=413)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database failed mid-request (not answering, disk full): 503, nothing was saved."""
+    return database_unavailable(request, exc)

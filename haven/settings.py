@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONCE as CSP_NONCE
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Generic Django classes (ModelAdmin[Site], QuerySet[Person]) subscriptable at run time, for typing.
@@ -65,25 +68,91 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+# --- The profile ---------------------------------------------------------------------------------
+# "single-machine" (the default): one computer at a site or a demo, SQLite under ./var, plain HTTP
+# on a local network. "production": a server behind a reverse proxy that terminates TLS, on
+# PostgreSQL. There every setting `haven check --deploy` looks at is safe, and a missing or unsafe
+# variable stops Haven at start with an error that names it (see the README's "Production").
+HAVEN_PROFILE = env_choice("HAVEN_PROFILE", "single-machine", ("single-machine", "production"))
+PRODUCTION = HAVEN_PROFILE == "production"
+
+
+def _production_requires(what: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"{what} when HAVEN_PROFILE=production")
+
+
 DEBUG = env_bool("HAVEN_DEBUG", False)
+if PRODUCTION and DEBUG:
+    # Debug pages show settings, queries and the records on screen to whoever causes an error.
+    raise _production_requires("HAVEN_DEBUG must not be true")
 VAR_DIR = Path(env_str("HAVEN_VAR_DIR", str(Path.cwd() / "var"))).resolve()
 
-_secret = os.environ.get("HAVEN_SECRET_KEY")
-if _secret is None:
-    # A single-machine install keeps a generated key under ./var so sessions survive restarts.
+
+def _generated_secret_key() -> str:
+    """The key kept in HAVEN_VAR_DIR/secret_key, made at the first start, so that sessions
+    survive restarts. Written whole to an owner-only temporary file, then linked into place: the
+    gunicorn workers starting together never read a half-written key, nor make two."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    _key_file = VAR_DIR / "secret_key"
-    if not _key_file.exists():
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
         import secrets
+        import tempfile
 
-        # Created owner-only from the start: never readable by others, not even for a moment.
-        fd = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as key_out:
-            key_out.write(secrets.token_urlsafe(50))
-    _secret = _key_file.read_text().strip()
-SECRET_KEY = _secret
+        fd, temporary = tempfile.mkstemp(dir=VAR_DIR, prefix=".secret_key.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as key_out:
+                key_out.write(secrets.token_urlsafe(50))
+            os.link(temporary, key_file)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            os.unlink(temporary)
+    return key_file.read_text().strip()
 
-ALLOWED_HOSTS = env_list("HAVEN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+def _strong_secret(key: str, name: str) -> str:
+    """Refuse, in production, a key Django's check security.W009 would call weak: shorter than 50
+    characters, fewer than 5 different ones, or Django's generated insecure key. It signs the
+    sessions, the password-reset links and the public form's tokens."""
+    if PRODUCTION and (len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-")):
+        raise _production_requires(
+            f"{name} must be at least 50 random characters (python3 -c 'import secrets;"
+            " print(secrets.token_urlsafe(50))'), or be unset to use the key Haven generates"
+            " in HAVEN_VAR_DIR,"
+        )
+    return key
+
+
+_secret = os.environ.get("HAVEN_SECRET_KEY")
+SECRET_KEY = (
+    _strong_secret(_generated_secret_key(), f"the key in {VAR_DIR / 'secret_key'}")
+    if _secret is None
+    else _strong_secret(_secret, "HAVEN_SECRET_KEY")
+)
+# Former keys, comma-separated, still accepted for what they signed while a new key takes over.
+SECRET_KEY_FALLBACKS = [
+    _strong_secret(key, "each key of HAVEN_SECRET_KEY_FALLBACKS")
+    for key in env_list("HAVEN_SECRET_KEY_FALLBACKS", [])
+]
+
+if PRODUCTION:
+    # No default: a production Haven answers only to the names it is published under, so that a
+    # forged Host header cannot put another name into the links it writes.
+    ALLOWED_HOSTS = env_list("HAVEN_ALLOWED_HOSTS", [])
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise _production_requires(
+            "HAVEN_ALLOWED_HOSTS must name the host names Haven is served under, comma-separated"
+            " (for example haven.example.org), and not *,"
+        )
+else:
+    ALLOWED_HOSTS = env_list("HAVEN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("HAVEN_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -93,6 +162,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",  # the Content-Security-Policy header, with a nonce for each page's <style>
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "ninja",
     "haven.core",
     "haven.registry",
@@ -106,14 +178,23 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, which answers for static files without calling what comes after it.
+    "csp.middleware.CSPMiddleware",
+    "haven.core.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The second factor: django-otp marks a session verified; Haven's middleware then treats an
+    # unverified coordinator, caseworker or admin as not signed in (haven/core/second_factor.py).
+    "django_otp.middleware.OTPMiddleware",
+    "haven.core.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database that fails mid-request (not answering, disk full): 503, "nothing was saved".
+    "haven.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "haven.urls"
@@ -164,6 +245,11 @@ def _database() -> dict[str, Any]:
         config["TEST"] = {"NAME": env_str("HAVEN_TEST_SQLITE_NAME", "") or None}
     elif engine in {"django.db.backends.postgresql"}:
         config.setdefault("OPTIONS", {})
+        # A kept connection is checked before a request reuses it: one the network or a server
+        # restart broke is replaced, instead of failing that request (tests/test_fault_db_*).
+        config["CONN_HEALTH_CHECKS"] = True
+        # A server that stops answering fails the request in seconds, not the kernel's minutes.
+        config["OPTIONS"].setdefault("connect_timeout", 5)
     else:
         raise ImproperlyConfigured(
             f"HAVEN_DATABASE_URL names an unsupported database ({engine}); use sqlite or postgres"
@@ -172,6 +258,14 @@ def _database() -> dict[str, Any]:
 
 
 DATABASES = {"default": _database()}
+if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    # SQLite serialises every write: right for one machine at a site, not for many desks and the
+    # API at once (bench/README.md). PostgreSQL is the documented production database.
+    raise _production_requires(
+        "HAVEN_DATABASE_URL must name a PostgreSQL database"
+        " (postgres://user:password@host:5432/haven)"
+        + ("" if os.environ.get("HAVEN_DATABASE_URL", "").strip() else ", and is unset,")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
@@ -212,14 +306,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env_int("HAVEN_SESSION_SECONDS", 12 * 3600)
-SESSION_COOKIE_SECURE = env_bool("HAVEN_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+# Sign-in: this many failed attempts (passwords or second-factor codes) for one username, or from
+# one client address, lock that username or address out for HAVEN_LOCKOUT_SECONDS.
+HAVEN_LOGIN_FAILURES = env_int("HAVEN_LOGIN_FAILURES", 5)
+HAVEN_LOCKOUT_SECONDS = env_int("HAVEN_LOCKOUT_SECONDS", 900)
+if HAVEN_LOGIN_FAILURES < 1 or HAVEN_LOCKOUT_SECONDS < 1:
+    raise ImproperlyConfigured("HAVEN_LOGIN_FAILURES and HAVEN_LOCKOUT_SECONDS must be positive")
+# The name authenticator apps show beside the username.
+OTP_TOTP_ISSUER = env_str("HAVEN_OTP_ISSUER", "Haven")
 
 # Registration limits: a household and a batch are bounded so one request cannot exhaust a worker.
 HAVEN_BATCH_LIMIT = env_int("HAVEN_BATCH_LIMIT", 1000)
@@ -250,9 +344,111 @@ HAVEN_RECONCILE_MAX_BYTES = env_int("HAVEN_RECONCILE_MAX_BYTES", 100 * 1024 * 10
 # The public request form: requests accepted per address and per contact in a day.
 HAVEN_PUBLIC_REQUESTS_PER_ADDRESS = env_int("HAVEN_PUBLIC_REQUESTS_PER_ADDRESS", 5)
 HAVEN_PUBLIC_REQUESTS_PER_CONTACT = env_int("HAVEN_PUBLIC_REQUESTS_PER_CONTACT", 3)
+# Retention: closed households and tracing requests are anonymised by `haven retention` this
+# many days after they were closed (0: never).
+HAVEN_RETENTION_DAYS = env_int("HAVEN_RETENTION_DAYS", 730)
+if HAVEN_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured(
+        f"HAVEN_RETENTION_DAYS must be a number of days (0 to keep records forever),"
+        f" not negative: got {HAVEN_RETENTION_DAYS}"
+    )
 # Reverse proxies in front of Haven that append the client's address to X-Forwarded-For (0: none;
 # Haven is reached directly and REMOTE_ADDR is the client).
 HAVEN_TRUSTED_PROXIES = env_int("HAVEN_TRUSTED_PROXIES", 0)
+
+# --- Sessions, cookies, HTTPS and the security headers -------------------------------------------
+# A session lasts one working shift from sign-in (HAVEN_SESSION_SECONDS, 12 hours; activity does
+# not extend it, so a forgotten session ends on its own) and ends too when the browser closes:
+# desks at crossings and hubs are shared computers, used shift after shift by different people.
+SESSION_COOKIE_AGE = env_int("HAVEN_SESSION_SECONDS", 12 * 3600)
+if SESSION_COOKIE_AGE < 60:
+    raise ImproperlyConfigured(
+        f"HAVEN_SESSION_SECONDS must be at least 60 seconds, got {SESSION_COOKIE_AGE}"
+    )
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Cookies sent over HTTPS only: always in production, by choice (HAVEN_SECURE_COOKIES) on a single
+# machine, which is usually reached over plain HTTP on a local network.
+if PRODUCTION and not env_bool("HAVEN_SECURE_COOKIES", True):
+    raise _production_requires("HAVEN_SECURE_COOKIES must not be false")
+SESSION_COOKIE_SECURE = PRODUCTION or env_bool("HAVEN_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+if PRODUCTION:
+    # "__Host-": the browser keeps such a cookie only if it is Secure, for the whole site and set
+    # by this host itself, so another host under the same domain cannot plant a session or a CSRF
+    # token in it.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# HTTPS. In production TLS ends at a reverse proxy in front of Haven; every request that reached
+# Haven over plain HTTP is redirected to HTTPS, and browsers are told to use nothing but HTTPS for
+# HAVEN_HSTS_SECONDS (a year; 0 sends no HSTS header), subdomains included, preload allowed.
+# The proxy says the client's scheme in X-Forwarded-Proto, which Haven believes only when proxies
+# are declared (HAVEN_TRUSTED_PROXIES, which also says how to read X-Forwarded-For): the outermost
+# proxy must set that header itself, replacing whatever the client sent. In production without a
+# declared proxy, Haven must receive TLS itself, or every request is redirected again and again.
+if HAVEN_TRUSTED_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = PRODUCTION
+SECURE_HSTS_SECONDS = env_int("HAVEN_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(
+        f"HAVEN_HSTS_SECONDS must be a number of seconds (0 for none), got {SECURE_HSTS_SECONDS}"
+    )
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+
+# Headers on every response (Django's SecurityMiddleware, django-csp's CSPMiddleware and
+# haven.core.headers, all before whitenoise so that static files carry them too).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy: scripts only from Haven's own static files (never inline, never eval),
+# so that text someone typed cannot run as a script even if a template forgot to escape it.
+# Styles: Haven's files, and the staff pages' <style> block, which carries the response's nonce
+# (core/base.html); no 'unsafe-inline', so no style="" attribute and no other inline style. The
+# public pages' styles are a file (tracing/public.css): with no nonce, one answer of the public
+# form is byte for byte the next. The charts are SVG drawn with presentation attributes, which
+# CSP does not restrict.
+# Images from Haven or data: URLs (the favicon placeholder, Swagger UI's icons). The API's
+# Swagger page (/api/docs) is django-ninja's, served from its own static files: it needs no
+# exception.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF, CSP_NONCE],
+        "img-src": [CSP_SELF, "data:"],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "frame-ancestors": [CSP_NONE],
+        "form-action": [CSP_SELF],
+    },
+}
+# Browser features no page of Haven uses, refused to the pages and anything they might embed
+# (haven.core.headers.SecurityHeadersMiddleware); Cross-Origin-Resource-Policy keeps other sites
+# from loading Haven's responses (a person's page, an export) into theirs.
+HAVEN_PERMISSIONS_POLICY = (
+    "accelerometer",
+    "camera",
+    "display-capture",
+    "geolocation",
+    "gyroscope",
+    "magnetometer",
+    "microphone",
+    "midi",
+    "payment",
+    "usb",
+    "serial",
+    "hid",
+    "xr-spatial-tracking",
+)
+HAVEN_CROSS_ORIGIN_RESOURCE_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,

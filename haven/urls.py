@@ -16,3 +16,6 @@ urlpatterns = [
     path("assistance/", include("haven.assistance.urls")),
     path("find/", include("haven.tracing.public_urls")),
 ]
+
+# A database error outside a view (in a middleware) is a 503 too (haven/core/middleware.py).
+handler500 = "haven.core.middleware.server_error"

@@ -4,11 +4,11 @@ from django.test import Client
 
 from haven.core.actions import create_api_token
 from haven.core.models import ApiToken, AuditEvent, Site
-from tests.conftest import Personas
+from tests.conftest import Personas, sign_in
 
 
 def test_adding_a_site_in_the_admin_is_audited(personas: Personas, client: Client) -> None:
-    client.force_login(personas.admin)
+    sign_in(client, personas.admin)
     response = client.post(
         "/admin/core/site/add/",
         {
@@ -28,7 +28,7 @@ def test_adding_a_site_in_the_admin_is_audited(personas: Personas, client: Clien
 
 
 def test_changing_a_users_role_in_the_admin_is_audited(personas: Personas, client: Client) -> None:
-    client.force_login(personas.admin)
+    sign_in(client, personas.admin)
     response = client.post(
         f"/admin/core/user/{personas.erin.pk}/change/",
         {
@@ -51,7 +51,7 @@ def test_tokens_cannot_be_made_in_the_admin_but_can_be_revoked(
     personas: Personas, client: Client
 ) -> None:
     token, _ = create_api_token(user=personas.alice, name="tablet", acting_user=None)
-    client.force_login(personas.admin)
+    sign_in(client, personas.admin)
     assert client.get("/admin/core/apitoken/add/").status_code == 403
     response = client.post(
         "/admin/core/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
@@ -64,11 +64,11 @@ def test_tokens_cannot_be_made_in_the_admin_but_can_be_revoked(
 
 
 def test_persons_and_households_are_not_in_the_admin(personas: Personas, client: Client) -> None:
-    client.force_login(personas.admin)
+    sign_in(client, personas.admin)
     assert client.get("/admin/registry/person/").status_code == 404
     assert client.get("/admin/registry/household/").status_code == 404
 
 
 def test_audit_log_is_read_only_in_the_admin(personas: Personas, client: Client) -> None:
-    client.force_login(personas.admin)
+    sign_in(client, personas.admin)
     assert client.get("/admin/core/auditevent/add/").status_code == 403

@@ -13,7 +13,7 @@ from haven.core.actions import create_api_token, revoke_api_token
 from haven.core.models import ApiToken, AuditEvent, User
 from tests import factories
 from tests.api_support import row_counts
-from tests.conftest import PASSWORD, Personas
+from tests.conftest import PASSWORD, Personas, verify_session
 
 HOUSEHOLDS = "/api/households"
 
@@ -125,7 +125,7 @@ def test_another_users_token_acts_as_that_user(personas: Personas) -> None:
 def _logged_in(user: User) -> Client:
     client = Client(enforce_csrf_checks=True)
     assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return verify_session(client, user)
 
 
 def _csrf(client: Client) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The OpenAPI document describes every operation, including the bodies the views parse."""
 
+import json
 from typing import Any
 
 import pytest
@@ -73,3 +74,18 @@ def test_docs_page_is_served(personas: Personas) -> None:
     response = Client().get("/api/docs")
     assert response.status_code == 200
     assert b"openapi.json" in response.content
+
+
+def test_the_document_has_no_duplicate_keys(db: None) -> None:
+    """A key written twice (200 beside "200") is valid Python but not valid OpenAPI: Swagger UI at
+    /api/docs refuses the whole document with "duplicated mapping key"."""
+    duplicates: list[str] = []
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _value in pairs]
+        duplicates.extend(key for key in set(keys) if keys.count(key) > 1)
+        return dict(pairs)
+
+    response = Client().get("/api/openapi.json")
+    json.loads(response.content, object_pairs_hook=no_duplicates)
+    assert duplicates == []

@@ -22,7 +22,7 @@ from haven.registry.actions import register_household
 from haven.registry.models import Household, Person
 from haven.registry.schemas import HouseholdIn
 from tests import factories
-from tests.conftest import PASSWORD, Personas
+from tests.conftest import PASSWORD, Personas, sign_in
 from tests.test_assistance_entitlements import programme
 from tests.test_identity_decisions import Registry
 
@@ -59,7 +59,7 @@ def registry(personas: Personas, settings: Any, tmp_path: Path) -> Registry:
 
 def client_for(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from haven.registry.models import CrossingCount, Person
 from tests import test_browser
-from tests.conftest import PASSWORD, Personas
+from tests.conftest import Personas, browser_sign_in
 from tests.test_report_sitrep import START, influx
 
 # tests/test_browser.py's Chromium and page, the same for every browser test.
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.browser
 
 
 def _sign_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.press("#id_password", "Enter")
-    page.wait_for_load_state("load")
+    browser_sign_in(page, base_url, username)  # a coordinator: the password, then the code
 
 
 def _crossed_by(moment: datetime) -> int:

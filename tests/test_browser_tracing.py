@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from haven.tracing.models import TracingRequest
 from tests import test_browser
 from tests.check_support import ensure_model, register
-from tests.conftest import PASSWORD, Personas
+from tests.conftest import Personas, browser_sign_in
 from tests.test_tracing_actions import OTHERS
 
 browser = test_browser.browser
@@ -44,11 +44,7 @@ def test_a_caseworker_traces_a_relative_from_request_to_reunion(
     )
     hasmik = household.members.get(given_name="Հասմիկ")
     base_url = str(live_server)
-    page.goto(f"{base_url}/login/")
-    page.fill("#id_username", "carol")
-    page.fill("#id_password", PASSWORD)
-    page.press("#id_password", "Enter")
-    page.wait_for_load_state("load")
+    browser_sign_in(page, base_url, "carol")  # a caseworker: the password, then the code
 
     page.click("nav >> text=Tracing")
     page.click("text=Record a new request")

@@ -24,7 +24,7 @@ from haven.registry.models import Household, IdentityDocument, Person, PersonCor
 from haven.registry.reference import WG_ANSWERS, WG_DOMAINS
 from haven.registry.schemas import HouseholdIn
 from tests import factories
-from tests.conftest import Personas
+from tests.conftest import Personas, sign_in
 
 DESK = "/desk/"
 LIST = "/registrations/"
@@ -32,7 +32,7 @@ LIST = "/registrations/"
 
 def _client(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 
@@ -807,7 +807,7 @@ def test_the_person_page_shows_washington_group_answers_and_documents(
 )
 def test_the_new_blocks_are_translated(personas: Personas, language: str, texts: list[str]) -> None:
     client = Client(headers={"accept-language": language})
-    client.force_login(personas.alice)
+    sign_in(client, personas.alice)
     html = unescape(_html(client.get(DESK)))
     for text in texts:
         assert text in html

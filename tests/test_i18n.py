@@ -26,7 +26,7 @@ from haven.registry.models import Household, Person
 from haven.registry.schemas import _PYDANTIC_MESSAGES, NAME_PROBLEMS, HouseholdIn
 from tests import factories
 from tests.api_support import token_for
-from tests.conftest import PASSWORD, Personas
+from tests.conftest import PASSWORD, Personas, sign_in
 
 DESK = "/desk/"
 LIST = "/registrations/"
@@ -44,7 +44,7 @@ def _back_to_the_default_language() -> Iterator[None]:
 
 def _client(user: User, language: str | None = None) -> Client:
     client = Client(headers={"accept-language": language} if language else {})
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

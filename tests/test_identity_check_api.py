@@ -22,7 +22,7 @@ from haven.simulate.influx import simulate_influx
 from haven.simulate.loader import ensure_sites, load_influx, simulator_user
 from tests.api_support import ApiClient, fields_of, row_counts
 from tests.check_support import ensure_model, register
-from tests.conftest import Personas
+from tests.conftest import Personas, sign_in
 
 CHECK = "/api/identity/check"
 
@@ -275,7 +275,7 @@ def test_an_anonymous_caller_is_refused(personas: Personas, hasmik: Person) -> N
 
 def test_a_browser_session_needs_the_csrf_token(personas: Personas, hasmik: Person) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(personas.alice)
+    sign_in(client, personas.alice)
     person = {
         "given_name": "Hasmik",
         "family_name": "Harutyunyan",

@@ -16,7 +16,7 @@ from django.test import Client
 from haven.core.models import AuditEvent, User
 from haven.registry.models import Household, Person
 from tests.check_support import ensure_model, register
-from tests.conftest import Personas
+from tests.conftest import Personas, sign_in
 
 DESK = "/desk/"
 
@@ -47,7 +47,7 @@ def at_goris(personas: Personas) -> Person:
 
 def _client(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

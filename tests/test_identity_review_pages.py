@@ -27,7 +27,7 @@ from haven.registry.schemas import HouseholdIn
 from haven.simulate.influx import simulate_influx
 from haven.simulate.loader import ensure_sites, load_influx
 from tests import factories
-from tests.conftest import Personas
+from tests.conftest import Personas, sign_in
 
 QUEUE = "/identity/review/"
 REVIEW_SITES = {"KOR", "VAYK"}  # carol's
@@ -128,7 +128,7 @@ def linked(personas: Personas, trained_model: dict[str, Any]) -> Linked:
 
 def _client(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -8,7 +8,7 @@ from haven.registry.actions import register_household
 from haven.registry.models import Person
 from haven.registry.schemas import HouseholdIn
 from tests import factories
-from tests.conftest import Personas
+from tests.conftest import Personas, sign_in
 
 
 def _linked_pair(personas: Personas) -> tuple[Person, Person]:
@@ -31,7 +31,7 @@ def _linked_pair(personas: Personas) -> tuple[Person, Person]:
 def test_the_person_page_lists_the_other_records_of_the_person(personas: Personas) -> None:
     first, second = _linked_pair(personas)
     client = Client()
-    client.force_login(personas.carol)  # a caseworker for KOR and VAYK sees both
+    sign_in(client, personas.carol)  # a caseworker for KOR and VAYK sees both
     html = client.get(f"/persons/{first.uuid}/").content.decode()
     assert "Other records of this person" in html
     assert f"/persons/{second.uuid}/" in html
@@ -45,7 +45,7 @@ def test_the_person_page_lists_the_other_records_of_the_person(personas: Persona
 def test_a_registrar_sees_no_record_of_another_site(personas: Personas) -> None:
     first, second = _linked_pair(personas)
     client = Client()
-    client.force_login(personas.alice)  # registrar at KOR: the VAYK record is not hers to see
+    sign_in(client, personas.alice)  # registrar at KOR: the VAYK record is not hers to see
     html = client.get(f"/persons/{first.uuid}/").content.decode()
     assert f"/persons/{second.uuid}/" not in html
     assert "None found at the sites you can see." in html
@@ -56,7 +56,7 @@ def test_a_registrar_sees_no_record_of_another_site(personas: Personas) -> None:
 def test_the_registrations_page_counts_each_person_once(personas: Personas) -> None:
     _linked_pair(personas)
     client = Client()
-    client.force_login(personas.carol)
+    sign_in(client, personas.carol)
     html = client.get("/registrations/").content.decode()
     assert "2 people registered at your sites." in html
     assert "Counting each person once, however often registered: 1." in html

@@ -21,7 +21,7 @@ from haven.registry.models import Person
 from haven.registry.schemas import CrossingCountIn, HouseholdIn
 from haven.reports.sitrep import build_report
 from tests import factories
-from tests.conftest import PASSWORD, Personas
+from tests.conftest import PASSWORD, Personas, verify_session
 
 YEREVAN = factories.YEREVAN
 START = datetime(2023, 9, 25, 0, 0, tzinfo=YEREVAN)
@@ -140,7 +140,7 @@ def test_before_anything_crossed_there_is_no_forecast_and_it_says_why(personas: 
 def _login(user: User) -> Client:
     client = Client()
     assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return verify_session(client, user)
 
 
 def test_the_dashboard_shows_the_figures_and_refreshes_itself(

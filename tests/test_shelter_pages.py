@@ -17,7 +17,7 @@ from haven.registry.schemas import HouseholdIn
 from haven.shelter import actions
 from haven.shelter.models import Shelter, Stay
 from tests import factories
-from tests.conftest import PASSWORD, Personas
+from tests.conftest import PASSWORD, Personas, sign_in
 
 LIST = "/shelters/"
 ALLOCATION = "/shelters/allocation/"
@@ -69,7 +69,7 @@ def world(personas: Personas) -> World:
 
 
 def as_user(client: Client, user: User) -> Client:
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -12,7 +12,7 @@ from haven.core.models import AuditEvent
 from haven.tracing import actions
 from haven.tracing.models import StatusNote, TracingRequest
 from tests.check_support import ensure_model, register
-from tests.conftest import Personas
+from tests.conftest import Personas, sign_in
 
 HASMIK = {
     "given_name": "Հասմիկ",
@@ -38,7 +38,7 @@ def _model() -> None:
 
 
 def as_user(client: Client, user: Any) -> Client:
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

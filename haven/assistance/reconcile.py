@@ -44,6 +44,7 @@ from haven.assistance.models import Payment, PaymentList
 from haven.core import audit
 from haven.core.errors import FieldError, InvalidInput
 from haven.core.models import User
+from haven.registry.schemas import no_control_chars
 
 ERRORS_SHOWN = 50
 LOOKUP_CHUNK = 5_000
@@ -66,6 +67,7 @@ AMOUNT = re.compile(r"^([0-9]+)(?:[.,]([0-9]{1,2}))?$")  # ASCII digits only: no
 AMOUNT_DIGITS = 15  # whole digits, leading zeros aside: more than any payment, and int() is safe
 DELIMITERS = (",", ";", "\t")
 IGNORED_NOTED = 50  # the header's other columns named in the audit row, at most
+LINE_BREAKS = str.maketrans("", "", "\n\r\t")
 SPACES = re.compile(r"[\s\u00a0\u202f']")  # thousands separators people and banks write
 
 
@@ -315,6 +317,14 @@ def _row(number: int, cells: list[str], header: dict[str, int], errors: _Errors)
     reference, amount_text = cell("reference"), cell("amount")
     status, reason = cell("status").lower(), cell("reason")
     ok = True
+    # A control character (NUL among them, which PostgreSQL's text cannot hold) is no part of a
+    # reference or of a reason; a reason may run over lines.
+    for name, text in (("reference", reference), ("reason", reason.translate(LINE_BREAKS))):
+        try:
+            no_control_chars(text)
+        except ValueError as exc:
+            errors.add(number, name, str(exc))
+            ok = False
     if not reference:
         errors.add(number, "reference", _("empty"))
         ok = False

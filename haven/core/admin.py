@@ -8,10 +8,20 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from haven.core import audit
 from haven.core.actions import revoke_api_token
 from haven.core.models import ApiToken, AuditEvent, Site, User
+from haven.core.second_factor import reset_second_factor
+from haven.core.signin import AdminSignInForm
+
+# The admin's sign-in is throttled like Haven's own (haven.core.login_security).
+admin.site.login_form = AdminSignInForm
+# django-otp's own device admin would show every user's secret key and change devices without an
+# audit row; a device is reset by the audited action on the user below (or `haven otp reset`).
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
 
 
 def _record(request: HttpRequest, action: str, obj: Model, message: Any) -> None:
@@ -61,6 +71,13 @@ class HavenUserAdmin(UserAdmin[User], AuditedAdmin[User]):
         *(UserAdmin.fieldsets or ()),
         ("Haven", {"fields": ("role", "site", "assigned_sites")}),
     )
+    actions = ["reset_second_factor"]
+
+    @admin.action(description="Reset the second factor (the user enrols a new authenticator)")
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        acting_user = request.user if isinstance(request.user, User) else None
+        for user in queryset:
+            reset_second_factor(user=user, acting_user=acting_user, via="admin")
 
 
 @admin.register(AuditEvent)

@@ -108,3 +108,30 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins counted for one username or one client address, and the lockout they earn.
+
+    In the database, not in a worker's memory, so that every worker process of a deployment counts
+    the same failures. The username or address is stored only as a keyed hash: a mistyped password
+    typed into the username field is not kept in the clear.
+    """
+
+    class Kind(models.TextChoices):
+        USERNAME = "username", _("username")
+        ADDRESS = "address", _("client address")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    key = models.CharField(max_length=64, help_text=_("Keyed hash of the username or address"))
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="login_throttle_kind_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key[:8]}… {self.failures}"

@@ -30,6 +30,7 @@ from haven.identity.models import CandidatePair
 from haven.registry.api import parse_body
 from haven.registry.api_schemas import ErrorOut, ValidationErrorOut
 from haven.registry.models import IdentityDocument
+from haven.registry.schemas import QueryText
 
 router = Router(tags=["identity"])
 
@@ -75,8 +76,8 @@ def list_pairs(
     request: HttpRequest,
     status: StatusIn | None = None,
     band: BandIn | None = None,
-    site: str | None = None,
-    cursor: str | None = None,
+    site: QueryText | None = None,
+    cursor: QueryText | None = None,
     limit: QueryEx[int, P(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> PairPageOut:
     user = _reviewer(request, "pairs")

@@ -35,6 +35,7 @@ from haven.registry.schemas import (
     birth_date_problem,
     checked_birth_date,
     checked_name,
+    no_control_chars,
     normalise_phone,
 )
 
@@ -83,10 +84,16 @@ class CheckIn(BaseModel):
     def _phone(cls, value: str) -> str:
         return normalise_phone(value)
 
+    @field_validator("origin_settlement")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        return no_control_chars(value)
+
     @field_validator("documents")
     @classmethod
     def _documents(cls, value: list[str]) -> list[str]:
         for number in value:
+            no_control_chars(number)
             if len(number.strip()) > 40:
                 raise ValueError(_("a document number has at most 40 characters"))
         return [number.strip().upper() for number in value if number.strip()]

@@ -8,15 +8,17 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from haven.identity.forms import MAX_DECIDED, MAX_NOTE, reasons
 from haven.identity.models import CandidatePair, Decision, Link
 from haven.registry.api_schemas import DocumentOut, utc
 from haven.registry.models import IdentityDocument, Person
+from haven.registry.schemas import no_control_chars
 
 StatusIn = Literal["pending", "linked", "confirmed", "rejected"]
 BandIn = Literal["duplicate", "possible"]
+LINE_BREAKS = str.maketrans("", "", "\n\r\t")
 
 
 class DecisionsIn(BaseModel):
@@ -29,6 +31,14 @@ class DecisionsIn(BaseModel):
     )
     verdict: Literal["same", "different"]
     note: str = Field(default="", max_length=MAX_NOTE)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str) -> str:
+        # A note may run over several lines; other control characters (NUL among them) it may
+        # not hold.
+        no_control_chars(value.translate(LINE_BREAKS))
+        return value
 
 
 class ReasonOut(BaseModel):

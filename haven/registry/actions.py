@@ -399,6 +399,9 @@ def correct_person(
     correction instead of correcting twice.
     """
     correction_uuid = correction_uuid or uuid_lib.uuid4()
+    if person.anonymised_at is not None:
+        # Retention removed what identified the person; nothing may bring it back.
+        raise Conflict(f"person {person.uuid} was anonymised and cannot be corrected")
     if field not in CORRECTABLE_FIELDS:
         raise InvalidInput([_error("field", f"{field!r} cannot be corrected")])
     reason = reason.strip()
@@ -555,3 +558,62 @@ def record_crossing_count(
             raise
         return record_crossing_count(data=data, acting_user=acting_user, _retry=False)
     return count, True
+
+
+# --- closing a household's case --------------------------------------------------------------
+
+
+def close_household(*, household: Household, reason: str, acting_user: User) -> Household:
+    """Close a household's case: Haven no longer serves it (departed, resettled, …). Its
+    records stay as they are until the retention period has passed since `closed_at`, when
+    `haven retention` anonymises them (haven.registry.retention). Who may close is the caller's
+    check (`may_close_households`)."""
+    if reason not in Household.ClosedReason.values:
+        choices = ", ".join(Household.ClosedReason.values)
+        raise InvalidInput([_error("reason", f"must be one of {choices}")])
+    with transaction.atomic():
+        locked = Household.objects.select_for_update().get(pk=household.pk)
+        if locked.closed_at is not None:
+            raise Conflict(f"household {locked.uuid} is already closed")
+        locked.closed_at = timezone.now()
+        locked.closed_reason = reason
+        locked.save(update_fields=["closed_at", "closed_reason"])
+        audit.record(
+            user=acting_user,
+            action="household.close",
+            object_type="household",
+            object_uuid=locked.uuid,
+            site=locked.site,
+            detail={"reason": reason},
+            at=locked.closed_at,
+        )
+    return locked
+
+
+def reopen_household(*, household: Household, acting_user: User) -> Household:
+    """Undo a closure made in error, while the records are still whole (not yet anonymised)."""
+    with transaction.atomic():
+        locked = Household.objects.select_for_update().get(pk=household.pk)
+        if locked.anonymised_at is not None:
+            raise Conflict(f"household {locked.uuid} was anonymised and cannot be reopened")
+        if locked.closed_at is None:
+            raise Conflict(f"household {locked.uuid} is not closed")
+        was = locked.closed_reason
+        locked.closed_at = None
+        locked.closed_reason = ""
+        locked.save(update_fields=["closed_at", "closed_reason"])
+        audit.record(
+            user=acting_user,
+            action="household.reopen",
+            object_type="household",
+            object_uuid=locked.uuid,
+            site=locked.site,
+            detail={"was": was},
+        )
+    return locked
+
+
+def may_close_households(user: User) -> bool:
+    """Closing a case ends Haven's service to a household (and starts its retention period):
+    coordinators and administrators."""
+    return user.is_active and user.role in {User.Role.COORDINATOR, User.Role.ADMIN}

@@ -36,7 +36,7 @@ from haven.registry.api_schemas import (
     person_out,
     registered_household_out,
 )
-from haven.registry.schemas import CrossingCountIn, HouseholdIn, field_errors
+from haven.registry.schemas import CrossingCountIn, HouseholdIn, QueryText, field_errors
 
 router = Router(tags=["registry"])
 
@@ -80,10 +80,37 @@ def _errors_of(exc: ValidationError) -> list[FieldError]:
     return [FieldError("body", e.message) if e.field == "__all__" else e for e in field_errors(exc)]
 
 
+def _whole_numbers(data: Any) -> Any:
+    """`data` with every float that is a whole number (412.0) as an int: JSON Schema's integer."""
+    if isinstance(data, float) and data.is_integer():
+        return int(data)
+    if isinstance(data, list):
+        return [_whole_numbers(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _whole_numbers(value) for key, value in data.items()}
+    return data
+
+
+def validate_json(model: type[M], data: Any) -> M:
+    """Decoded JSON read by `model` with JSON's own types, as the OpenAPI document states them:
+    `true` is not the number 1, "412" is not a number and 1695700000 is not a moment (pydantic's
+    lax mode would take all three; the desk's form, which sends text, is read laxly elsewhere).
+    412.0 is the integer 412, as JSON Schema counts."""
+    try:
+        return model.model_validate_json(json.dumps(_whole_numbers(data)), strict=True)
+    except ValidationError as exc:
+        if not any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise
+        # Text that JSON cannot carry (a lone surrogate, escaped in the body): the lax reading
+        # names the field that holds it.
+        model.model_validate(data)
+        raise
+
+
 def parse_body(request: HttpRequest, model: type[M]) -> M:
     data = _json_body(request)
     try:
-        return model.model_validate(data)
+        return validate_json(model, data)
     except ValidationError as exc:
         raise InvalidInput(_errors_of(exc)) from None
 
@@ -159,7 +186,7 @@ def register_households(request: HttpRequest) -> BatchOut:
     invalid_message = _("invalid household: nothing of it was written")
     for index, item in enumerate(items):
         try:
-            valid.append(HouseholdIn.model_validate(item))
+            valid.append(validate_json(HouseholdIn, item))
         except ValidationError as exc:
             results[index] = BatchItemOut(
                 index=index,
@@ -201,8 +228,8 @@ def get_household(request: HttpRequest, household_uuid: UUID) -> HouseholdOut:
 )
 def list_households(
     request: HttpRequest,
-    site: str | None = None,
-    cursor: str | None = None,
+    site: QueryText | None = None,
+    cursor: QueryText | None = None,
     limit: QueryEx[int, P(ge=1, le=500)] = 100,
 ) -> HouseholdPageOut:
     user = request_user(request)
@@ -249,10 +276,12 @@ def record_crossing_count(request: HttpRequest) -> Status[CrossingCountOut]:
 
 @router.get(
     "/crossings",
-    response={200: list[CrossingCountOut]} | NOT_FOUND,
+    response={200: list[CrossingCountOut]} | NOT_FOUND | INVALID,
     summary="Crossing counts (aggregate figures: every role may read them)",
 )
-def list_crossing_counts(request: HttpRequest, site: str | None = None) -> list[CrossingCountOut]:
+def list_crossing_counts(
+    request: HttpRequest, site: QueryText | None = None
+) -> list[CrossingCountOut]:
     user = request_user(request)
     if site:
         site_for_aggregates(user, site)

@@ -1,7 +1,11 @@
 """Crossing counts, households, persons, their documents and the corrections made to them."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from haven.core.models import Site
@@ -22,6 +26,12 @@ def partial_date_text(year: int, month: int | None, day: int | None) -> str:
     if month:
         return f"{year:04d}-{month:02d}"
     return f"{year:04d}"
+
+
+def anonymised_label(at: datetime) -> str:
+    """What pages show in place of the names of a record anonymised at `at`."""
+    day = timezone.localtime(at).date().isoformat()
+    return gettext("anonymised on %(date)s") % {"date": day}
 
 
 class CrossingCount(models.Model):
@@ -54,7 +64,19 @@ class CrossingCount(models.Model):
 
 
 class Household(models.Model):
-    """People registered together. The UUID is the client's, so a retried request is recognised."""
+    """People registered together. The UUID is the client's, so a retried request is recognised.
+
+    A coordinator closes the household's case when Haven no longer serves it (`closed_at`, with
+    why); once closed longer than the retention period (HAVEN_RETENTION_DAYS), `haven retention`
+    anonymises it and its members (haven.registry.retention) and sets `anonymised_at`."""
+
+    class ClosedReason(models.TextChoices):
+        DEPARTED = "departed", _("departed (left the country or the area)")
+        RESETTLED = "resettled", _("resettled elsewhere")
+        INTEGRATED = "integrated", _("integrated: no longer needs support")
+        DECEASED = "deceased", _("all members deceased")
+        DUPLICATE = "duplicate", _("a duplicate registration of another household")
+        OTHER = "other", _("other reason")
 
     uuid = models.UUIDField(unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="households")
@@ -71,6 +93,12 @@ class Household(models.Model):
     payload_digest = models.CharField(
         max_length=64, help_text=_("Hash of the registration as first received, to spot a replay")
     )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # db_default: the registration actions insert households column by column (core.bulk).
+    closed_reason = models.CharField(
+        max_length=12, choices=ClosedReason.choices, blank=True, default="", db_default=""
+    )
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-registered_at", "-id"]
@@ -141,6 +169,9 @@ class Person(models.Model):
     wg_remembering = models.PositiveSmallIntegerField(null=True, blank=True)
     wg_selfcare = models.PositiveSmallIntegerField(null=True, blank=True)
     wg_communicating = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Set by `haven retention`: names, contacts, documents and the day and month of birth are
+    # gone; what the situation figures count stays (haven.registry.retention).
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["household", "id"]
@@ -192,7 +223,7 @@ class Person(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.given_name} {self.family_name}"
+        return self.full_name
 
     @property
     def birth_date(self) -> str:
@@ -222,6 +253,9 @@ class Person(models.Model):
 
     @property
     def full_name(self) -> str:
+        """The names as registered, or for an anonymised record when it was anonymised."""
+        if self.anonymised_at is not None:
+            return anonymised_label(self.anonymised_at)
         return " ".join(p for p in (self.given_name, self.patronymic, self.family_name) if p)
 
 

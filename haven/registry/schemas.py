@@ -14,6 +14,7 @@ from uuid import UUID
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -100,7 +101,9 @@ _DOCUMENT_NUMBER = re.compile(r"^[0-9A-Za-z\-/ ]{2,40}$")
 _NOT_DIGITS = re.compile(r"[^0-9]")
 
 
-def _no_control_chars(value: str) -> str:
+def no_control_chars(value: str) -> str:
+    """`value`, or ValueError naming its first control character (NUL among them: PostgreSQL's
+    text cannot hold it, and no code, name or note needs one)."""
     for char in value:
         if ord(char) < 32 or ord(char) == 127 or 0x80 <= ord(char) < 0xA0:
             raise ValueError(_("contains a control character (U+%(code)04X)") % {"code": ord(char)})
@@ -291,10 +294,10 @@ class HouseholdIn(BaseModel):
     phone: str = ""
     members: list[Member] = Field(max_length=40)
 
-    @field_validator("origin_settlement")
+    @field_validator("origin_settlement", "site")
     @classmethod
-    def _origin(cls, value: str) -> str:
-        return _no_control_chars(value)
+    def _text(cls, value: str) -> str:
+        return no_control_chars(value)
 
     @field_validator("phone")
     @classmethod
@@ -352,6 +355,11 @@ class CrossingCountIn(BaseModel):
     people: int = Field(ge=0, le=1_000_000)
     vehicles: int | None = Field(default=None, ge=0, le=1_000_000)
 
+    @field_validator("site")
+    @classmethod
+    def _site(cls, value: str) -> str:
+        return no_control_chars(value)
+
     @model_validator(mode="after")
     def _period(self) -> "CrossingCountIn":
         if self.period_end <= self.period_start:
@@ -366,6 +374,9 @@ class CrossingCountIn(BaseModel):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+
+# A free-text query parameter (a site code, a cursor, a moment): no control characters.
+QueryText = Annotated[str, AfterValidator(no_control_chars)]
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 

@@ -289,7 +289,7 @@ def person(request: HttpRequest, person_uuid: UUID) -> HttpResponse:
     context = {
         "person": record,
         "household": record.household,
-        "members": record.household.members.all(),
+        "members": _household_members(user, record),
         "documents": record.documents.order_by("id"),
         "needs": [
             (code, needs[code].label if code in needs else "") for code in record.specific_needs
@@ -302,8 +302,38 @@ def person(request: HttpRequest, person_uuid: UUID) -> HttpResponse:
         "may_read_audit_trail": may_read_audit_trail(user),
         "same_person": _same_person(user, record),
         "may_review": may_review(user),
+        "may_close": actions.may_close_households(user),
+        "closed_reasons": Household.ClosedReason.choices,
     }
     return render(request, "registry/person.html", context)
+
+
+@login_required
+@require_http_methods(["POST"])
+def household_case(request: HttpRequest, person_uuid: UUID) -> HttpResponse:
+    """Close the case of a person's household (with why), or reopen one closed in error: a
+    coordinator's decision, which starts (or stops) the household's retention period."""
+    user = _personal_data_user(request)
+    if not actions.may_close_households(user):
+        raise Http404  # before the record is read: a refused user leaves no read in its trail
+    try:
+        record = selectors.person_for(user, person_uuid, purpose="case")
+    except NotFound:
+        raise Http404 from None
+    household = record.household
+    try:
+        if request.POST.get("action") == "reopen":
+            actions.reopen_household(household=household, acting_user=user)
+            messages.success(request, _("The household's case was reopened."))
+        else:
+            reason = request.POST.get("reason", "")
+            actions.close_household(household=household, reason=reason, acting_user=user)
+            messages.success(request, _("The household's case was closed."))
+    except InvalidInput:
+        messages.error(request, _("Choose why the household's case is closed."))
+    except Conflict:
+        messages.error(request, _("The household's case was changed meanwhile: nothing was done."))
+    return redirect("person", person_uuid=record.uuid)
 
 
 def _disability_answers(record: Person) -> list[tuple[str, int, str]]:
@@ -349,6 +379,16 @@ def _correction_errors(errors: list[FieldError]) -> dict[str, list[str]]:
         name = error.field if error.field in {"field", "reason"} else "value"
         by_input.setdefault(name, []).append(error.message)
     return by_input
+
+
+def _household_members(user: User, record: Person) -> list[Person]:
+    """The household's members, shown beside the record (names, relationship, sex, birth date):
+    each other member shown is a read of them, as in any list."""
+    members = list(record.household.members.all())
+    others = [(m.uuid, m.site_id) for m in members if m.pk != record.pk]
+    if others:
+        selectors.audit_listed(user, "person.view", others, via="household_members")
+    return members
 
 
 def _same_person(user: User, record: Person) -> list[Person]:

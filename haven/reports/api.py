@@ -13,6 +13,7 @@ from ninja import Router
 
 from haven.core.auth import request_user
 from haven.registry.api_schemas import ErrorOut, ValidationErrorOut
+from haven.registry.schemas import QueryText
 from haven.reports import exports, selectors
 
 router = Router(tags=["reports"])
@@ -37,7 +38,7 @@ AS_OF = (
     " hourly series, small cells (1 to 4, and cells that would reveal one through a total) as"
     " null. " + AS_OF,
 )
-def situation(request: HttpRequest, as_of: str | None = None) -> dict[str, Any]:
+def situation(request: HttpRequest, as_of: QueryText | None = None) -> dict[str, Any]:
     user = selectors.reader(request_user(request), "report", "situation")
     moment = selectors.parse_as_of(as_of)
     return selectors.situation_for(user, moment, via="api")
@@ -54,7 +55,7 @@ def situation(request: HttpRequest, as_of: str | None = None) -> dict[str, Any]:
     " column. " + AS_OF,
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "The file",
                 "content": {
                     exports.CONTENT_TYPES["csv"]: {"schema": {"type": "string"}},
@@ -70,7 +71,7 @@ def export(
     request: HttpRequest,
     name: ExportName,
     format: ExportFormat = "csv",
-    as_of: str | None = None,
+    as_of: QueryText | None = None,
 ) -> HttpResponse:
     user = selectors.reader(request_user(request), "report", name)
     moment = selectors.parse_as_of(as_of)

@@ -82,6 +82,9 @@ class TracingRequest(models.Model):
     # PFIF: the record's id where it came from ("domain/local-id"), and when it expires.
     pfif_record_id = models.CharField(max_length=500, blank=True)
     expiry_date = models.DateTimeField(null=True, blank=True)
+    # Set by `haven retention` once the request had been closed longer than the retention
+    # period: who was sought and who searched are gone, its dates and outcome stay.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

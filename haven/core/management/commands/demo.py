@@ -147,6 +147,13 @@ class Command(BaseCommand):
                 site = ", ".join(s.code for s in user.assigned_sites.all()) or _("all")
             write(f"  {user.get_role_display():<17} {user.username:<16} {password:<20} {site}")
         write(_("Log in at %(url)slogin/") % {"url": base})
+        write(
+            _(
+                "The coordinator, caseworker and admin also enter a code from an authenticator"
+                " app: at their first sign-in Haven shows the QR code to add (haven otp reset"
+                " USERNAME starts again)."
+            )
+        )
         write("")
 
         existing = Person.objects.count()

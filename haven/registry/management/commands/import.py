@@ -30,6 +30,7 @@ from haven.core.models import User
 from haven.core.selectors import site_for_registration
 from haven.registry.actions import Outcome, register_households
 from haven.registry.schemas import HouseholdIn, field_errors
+from haven.reports.exports import safe_text
 
 BATCH_SIZE = 1000  # one register_households call per batch: the bulk path
 MAX_LINE_BYTES = 1024 * 1024
@@ -255,12 +256,20 @@ class Command(HavenCommand):
                 )
         if options["rejects"]:
             with options["rejects"].open("w", encoding="utf-8", newline="") as f:
-                writer = csv.writer(f, lineterminator="\n")
+                # CRLF, as RFC 4180 has it: the writer then quotes a lone CR inside a value too,
+                # which would otherwise end the row there (and start one with what follows).
+                writer = csv.writer(f, lineterminator="\r\n")
                 writer.writerow(["line", "household_uuid", "field", "message"])
                 for rejection in report.rejections:
                     for error in rejection.errors:
+                        # The field, the uuid and the message can quote the file's own text.
                         writer.writerow(
-                            [rejection.line, rejection.household, error.field, error.message]
+                            [
+                                rejection.line,
+                                safe_text(rejection.household),
+                                safe_text(error.field),
+                                safe_text(error.message),
+                            ]
                         )
         write = self.stdout.write
         rejected = len({r.line for r in report.rejections})

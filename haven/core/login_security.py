@@ -1,0 +1,135 @@
+"""Sign-in throttling: too many failed attempts lock a username, or a client address, out.
+
+A failed password (on Haven's sign-in page or the admin's) and a wrong second-factor code each
+count one failure against the username typed and against the client address
+(haven.tracing.public.client_address, which honours HAVEN_TRUSTED_PROXIES). At
+HAVEN_LOGIN_FAILURES failures within HAVEN_LOCKOUT_SECONDS of each other, that username or address
+is locked out for HAVEN_LOCKOUT_SECONDS: while locked, no password or code is even checked, so the
+answer cannot tell a right password from a wrong one. Unknown usernames are counted and locked
+exactly like known ones, so the answer never tells whether a username exists.
+
+A successful sign-in clears the username's count (for users who need a second factor, only once
+the code is right: otherwise a stolen password could reset the count of wrong codes). The
+address's count is left to expire, so one working account cannot clear an address that is trying
+many others'.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import ngettext
+
+from haven.core import audit
+from haven.core.models import LoginThrottle, User
+from haven.tracing.public import client_address
+
+_HASH_SALT = "haven.core.login_security"
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A username or address is locked out until `until`."""
+
+    until: datetime
+
+    def minutes(self, now: datetime | None = None) -> int:
+        remaining = (self.until - (now or timezone.now())).total_seconds()
+        return max(1, math.ceil(remaining / 60))
+
+    def message(self) -> str:
+        minutes = self.minutes()
+        return ngettext(
+            "Too many failed attempts; try again in %(minutes)d minute.",
+            "Too many failed attempts; try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+
+
+def _window() -> timedelta:
+    return timedelta(seconds=settings.HAVEN_LOCKOUT_SECONDS)
+
+
+def _username_key(username: str) -> str:
+    # Case and compatibility forms folded, so "Carol" and "carol" share one count.
+    normalised = User.normalize_username(username.strip()).casefold()
+    return salted_hmac(_HASH_SALT, f"username:{normalised}").hexdigest()
+
+
+def _address_key(address: str) -> str:
+    return salted_hmac(_HASH_SALT, f"address:{address}").hexdigest()
+
+
+def _keys(request: HttpRequest, username: str) -> list[tuple[str, str]]:
+    return [
+        (LoginThrottle.Kind.USERNAME, _username_key(username)),
+        (LoginThrottle.Kind.ADDRESS, _address_key(client_address(request))),
+    ]
+
+
+def current_lockout(request: HttpRequest, username: str) -> Lockout | None:
+    """The lockout on this username or on the request's address, whichever lasts longer."""
+    now = timezone.now()
+    until: datetime | None = None
+    for kind, key in _keys(request, username):
+        row = LoginThrottle.objects.filter(kind=kind, key=key, locked_until__gt=now).first()
+        if row is not None and row.locked_until is not None:
+            until = row.locked_until if until is None else max(until, row.locked_until)
+    return Lockout(until) if until is not None else None
+
+
+def record_failure(request: HttpRequest, username: str, *, stage: str) -> Lockout | None:
+    """Count one failed attempt (`stage`: "password" or "code") against the username and the
+    address; the lockout it starts, if it starts one (audited), or that is already running."""
+    now = timezone.now()
+    address = client_address(request)
+    limit: int = settings.HAVEN_LOGIN_FAILURES
+    lockout: Lockout | None = None
+    with transaction.atomic():
+        # Counts whose last failure is older than the window have run out, lockouts included.
+        LoginThrottle.objects.filter(last_failure_at__lt=now - _window()).delete()
+        for kind, key in _keys(request, username):
+            row, _ = LoginThrottle.objects.select_for_update().get_or_create(
+                kind=kind, key=key, defaults={"last_failure_at": now}
+            )
+            if row.locked_until is not None and row.locked_until > now:
+                lockout = Lockout(row.locked_until)
+                continue
+            if row.locked_until is not None or row.last_failure_at < now - _window():
+                # A lockout that has run out, or failures long ago: start counting afresh.
+                row.failures = 0
+                row.locked_until = None
+            row.failures += 1
+            row.last_failure_at = now
+            if row.failures >= limit:
+                row.locked_until = now + _window()
+                lockout = Lockout(row.locked_until)
+                audit.record(
+                    user=None,
+                    action="login.locked_out",
+                    object_type="login",
+                    object_uuid=None,
+                    detail={
+                        "locked": str(kind),
+                        "username": username[:150],
+                        "address": address,
+                        "failures": row.failures,
+                        "stage": stage,
+                        "until": row.locked_until.isoformat(),
+                    },
+                    at=now,
+                )
+            row.save()
+    return lockout
+
+
+def record_success(username: str) -> None:
+    """A complete sign-in: the username's failures are forgotten."""
+    LoginThrottle.objects.filter(
+        kind=LoginThrottle.Kind.USERNAME, key=_username_key(username)
+    ).delete()

@@ -1,0 +1,380 @@
+"""Signing in: the lockout after too many failures (per username and per address, the same for
+unknown usernames), and the TOTP second factor of coordinators, caseworkers and admins."""
+
+import re
+import time
+from html import unescape
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from haven.core.models import AuditEvent, LoginThrottle, User
+from tests.api_support import token_for
+from tests.conftest import PASSWORD, Personas, sign_in, totp_code, totp_device
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
+
+LOGIN = "/login/"
+CODE = "/login/code/"
+ENROL = "/login/enrol/"
+HOUSEHOLDS = "/api/households"
+LOCKED = "Too many failed attempts; try again in 15 minutes."
+
+
+def _client(address: str = "192.0.2.10") -> Client:
+    return Client(REMOTE_ADDR=address)
+
+
+def _sign_in(
+    client: Client, username: str, password: str, next_url: str = ""
+) -> "_MonkeyPatchedWSGIResponse":
+    data = {"username": username, "password": password}
+    if next_url:
+        data["next"] = next_url
+    return client.post(LOGIN, data)
+
+
+def _alert(response: "_MonkeyPatchedWSGIResponse") -> str:
+    """The text of the page's alert (the form's error), without the markup."""
+    html = response.content.decode()
+    found = re.search(r'<div role="alert">(.*?)</div>', html, re.S)
+    return unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() if found else ""
+
+
+def _signed_in_as(client: Client) -> str:
+    """Whose session the client holds, as the pages see it ("" when none)."""
+    response = client.get("/desk/")
+    if response.status_code != 200:
+        return ""
+    return str(response.wsgi_request.user.get_username())
+
+
+@pytest.fixture(autouse=True)
+def _default_limits(settings: Any) -> None:
+    settings.HAVEN_LOGIN_FAILURES = 5
+    settings.HAVEN_LOCKOUT_SECONDS = 900
+    settings.HAVEN_TRUSTED_PROXIES = 0
+
+
+# --- the lockout ------------------------------------------------------------------------------
+
+
+def test_a_username_is_locked_after_five_failures_even_with_the_right_password(
+    personas: Personas,
+) -> None:
+    for attempt in range(4):
+        response = _sign_in(_client(f"192.0.2.{attempt}"), "alice", "wrong")
+        assert response.status_code == 200
+        assert "Please enter a correct username and password" in _alert(response)
+
+    fifth = _sign_in(_client("192.0.2.50"), "alice", "wrong")
+    assert fifth.status_code == 429
+    assert _alert(fifth) == LOCKED
+
+    # From yet another address, the right password is not even checked.
+    client = _client("198.51.100.7")
+    right = _sign_in(client, "alice", PASSWORD)
+    assert right.status_code == 429
+    assert _alert(right) == LOCKED
+    assert _signed_in_as(client) == ""
+    # "Alice" is the same username to the lockout.
+    assert _sign_in(_client("198.51.100.8"), "Alice", PASSWORD).status_code == 429
+
+    # Bob is not affected.
+    assert _sign_in(_client("198.51.100.9"), "bob", PASSWORD).status_code == 302
+
+
+def test_an_address_is_locked_after_five_failures_across_usernames(personas: Personas) -> None:
+    for username in ["alice", "bob", "carol", "nobody", "admin"]:
+        last = _sign_in(_client("203.0.113.5"), username, "wrong")
+    assert last.status_code == 429
+
+    locked_client = _client("203.0.113.5")
+    assert _sign_in(locked_client, "erin", PASSWORD).status_code == 429
+    assert _signed_in_as(locked_client) == ""
+    # The same user from another address signs in.
+    other = _client("203.0.113.6")
+    assert _sign_in(other, "erin", PASSWORD).status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_locked(
+    personas: Personas, settings: Any
+) -> None:
+    settings.HAVEN_TRUSTED_PROXIES = 1
+    proxy = "10.0.0.1"
+    for username in ["u1", "u2", "u3", "u4", "u5"]:
+        client = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.20")
+        _sign_in(client, username, "wrong")
+
+    behind_same = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.20")
+    assert _sign_in(behind_same, "erin", PASSWORD).status_code == 429
+    # Another client behind the same proxy is not locked out with it.
+    behind_other = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.21")
+    assert _sign_in(behind_other, "erin", PASSWORD).status_code == 302
+
+
+def test_an_unknown_username_gets_the_same_answers_as_a_known_one(personas: Personas) -> None:
+    def answers(username: str, address_prefix: str) -> list[tuple[int, str]]:
+        seen = []
+        for attempt in range(7):
+            response = _sign_in(_client(f"{address_prefix}.{attempt}"), username, "wrong")
+            seen.append((response.status_code, _alert(response)))
+        return seen
+
+    known = answers("alice", "192.0.2")
+    unknown = answers("no-such-user", "198.51.100")
+
+    assert known == unknown
+    assert [status for status, _ in known] == [200, 200, 200, 200, 429, 429, 429]
+
+
+def test_the_lockout_runs_out(personas: Personas, settings: Any) -> None:
+    settings.HAVEN_LOCKOUT_SECONDS = 1
+    for _ in range(5):
+        response = _sign_in(_client(), "alice", "wrong")
+    assert response.status_code == 429
+    assert _alert(response) == "Too many failed attempts; try again in 1 minute."
+
+    time.sleep(1.1)
+
+    client = _client()
+    assert _sign_in(client, "alice", PASSWORD).status_code == 302
+    assert _signed_in_as(client) == "alice"
+
+
+def test_a_successful_sign_in_clears_the_usernames_failures(personas: Personas) -> None:
+    for _ in range(4):
+        _sign_in(_client("192.0.2.1"), "alice", "wrong")
+    assert _sign_in(_client("192.0.2.1"), "alice", PASSWORD).status_code == 302
+    assert not LoginThrottle.objects.filter(kind=LoginThrottle.Kind.USERNAME).exists()
+
+    # Four more failures (from another address, whose count is its own) do not lock her out.
+    for _ in range(4):
+        assert _sign_in(_client("192.0.2.2"), "alice", "wrong").status_code == 200
+    assert _sign_in(_client("192.0.2.2"), "alice", PASSWORD).status_code == 302
+
+
+def test_a_lockout_is_audited_without_the_password(personas: Personas) -> None:
+    for _ in range(5):
+        _sign_in(_client("192.0.2.77"), "alice", "s3cret-guess")
+
+    events = AuditEvent.objects.filter(action="login.locked_out").order_by("pk")
+    assert [event.detail["locked"] for event in events] == ["username", "address"]
+    for event in events:
+        assert event.detail["username"] == "alice"
+        assert event.detail["address"] == "192.0.2.77"
+        assert event.detail["failures"] == 5
+        assert event.detail["stage"] == "password"
+        assert "s3cret-guess" not in str(event.detail)
+    # Usernames and addresses are not kept in the clear in the counting table.
+    assert not LoginThrottle.objects.filter(key__in=["alice", "192.0.2.77"]).exists()
+
+
+def test_the_admin_sign_in_is_locked_out_too(personas: Personas) -> None:
+    for _ in range(5):
+        response = Client(REMOTE_ADDR="192.0.2.90").post(
+            "/admin/login/?next=/admin/", {"username": "admin", "password": "wrong"}
+        )
+    assert LOCKED in unescape(response.content.decode())
+
+    client = Client(REMOTE_ADDR="192.0.2.91")
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD}
+    )
+    assert LOCKED in unescape(response.content.decode())
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+
+# --- the second factor -----------------------------------------------------------------------
+
+
+def test_a_coordinator_without_a_device_enrols_after_the_password(personas: Personas) -> None:
+    client = _client()
+    response = _sign_in(client, "dan", PASSWORD, next_url="/registrations/")
+    assert response.status_code == 302
+    # The pages answer as to someone not signed in, and lead to the code step.
+    page = client.get("/registrations/")
+    assert page.status_code == 302
+    assert page["Location"] == f"{CODE}?next=/registrations/"
+    to_enrol = client.get(page["Location"])
+    assert to_enrol.status_code == 302
+    assert to_enrol["Location"] == f"{ENROL}?next=%2Fregistrations%2F"
+
+    enrolment = client.get(to_enrol["Location"])
+    html = enrolment.content.decode()
+    assert enrolment.status_code == 200
+    assert "<svg" in html
+    assert "Set up your second factor" in html
+    device = TOTPDevice.objects.get(user=personas.dan)
+    assert not device.confirmed
+    secret = re.search(r'<span class="secret" id="secret">([A-Z2-7 ]+)</span>', html)
+    assert secret is not None
+    assert len(secret.group(1).replace(" ", "")) == 32
+    # The page itself loads nothing from elsewhere.
+    assert "http://" not in html.replace("http://www.w3.org", "")
+    assert "https://" not in html
+
+    confirmed = client.post(ENROL, {"code": totp_code(device), "next": "/registrations/"})
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == "/registrations/"
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get("/registrations/").status_code == 200
+    assert AuditEvent.objects.filter(action="user.second_factor_enrolled", user=personas.dan)
+
+
+def test_a_user_with_a_device_cannot_enrol_another(personas: Personas) -> None:
+    totp_device(personas.carol)
+    client = _client()
+    _sign_in(client, "carol", PASSWORD)
+    response = client.get(ENROL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(CODE)
+    assert TOTPDevice.objects.filter(user=personas.carol).count() == 1
+
+
+def test_an_unverified_session_is_not_signed_in_anywhere(personas: Personas) -> None:
+    device = totp_device(personas.carol)
+    client = _client()
+    assert _sign_in(client, "carol", PASSWORD).status_code == 302
+
+    for url in ["/", "/registrations/", "/tracing/", "/admin/"]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(CODE), url
+    assert client.get(HOUSEHOLDS).status_code == 401
+    code_page = client.get(CODE)
+    assert code_page.status_code == 200
+    assert "Enter your 6-digit code" in code_page.content.decode()
+
+    verified = client.post(CODE, {"code": totp_code(device), "next": "/registrations/"})
+    assert verified.status_code == 302
+    assert verified["Location"] == "/registrations/"
+    assert client.get("/registrations/").status_code == 200
+    assert client.get(HOUSEHOLDS).status_code == 200
+
+
+def test_a_wrong_code_is_refused(personas: Personas) -> None:
+    device = totp_device(personas.dan)
+    client = _client()
+    _sign_in(client, "dan", PASSWORD)
+    right = totp_code(device)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+
+    response = client.post(CODE, {"code": wrong})
+    assert response.status_code == 200
+    assert "That code is not right." in response.content.decode()
+    assert client.get("/reports/").status_code == 302
+    assert client.post(CODE, {"code": "12ab56"}).status_code == 200
+    assert client.get("/reports/").status_code == 302
+
+
+def test_wrong_codes_count_towards_the_lockout(personas: Personas) -> None:
+    device = totp_device(personas.dan)
+    client = _client()
+    _sign_in(client, "dan", PASSWORD)
+    wrong = f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        assert client.post(CODE, {"code": wrong}).status_code == 200
+    fifth = client.post(CODE, {"code": wrong})
+    assert fifth.status_code == 429
+    assert LOCKED in unescape(fifth.content.decode())
+    event = AuditEvent.objects.filter(action="login.locked_out").first()
+    assert event is not None
+    assert event.detail["stage"] == "code"
+
+    # Locked: the right code is not checked, and the password is refused as well.
+    time.sleep(1.1)  # past django-otp's own one-second throttle after a wrong code
+    assert client.post(CODE, {"code": totp_code(device)}).status_code == 429
+    assert client.get("/reports/").status_code == 302
+    assert _sign_in(_client("198.51.100.3"), "dan", PASSWORD).status_code == 429
+
+
+def test_the_password_alone_does_not_clear_the_count_of_wrong_codes(personas: Personas) -> None:
+    device = totp_device(personas.dan)
+    wrong = f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
+    for attempt in range(5):
+        client = _client(f"192.0.2.{attempt}")
+        assert _sign_in(client, "dan", PASSWORD).status_code == 302
+        response = client.post(CODE, {"code": wrong})
+    assert response.status_code == 429
+
+
+def test_a_registrar_needs_no_code(personas: Personas) -> None:
+    client = _client()
+    response = _sign_in(client, "alice", PASSWORD)
+    assert response.status_code == 302
+    assert client.get("/desk/").status_code == 200
+    assert client.get(HOUSEHOLDS).status_code == 200
+    assert client.get(CODE).status_code == 302
+    assert not TOTPDevice.objects.filter(user=personas.alice).exists()
+
+
+def test_any_staff_account_needs_a_code(personas: Personas) -> None:
+    staff = User.objects.create_user(
+        username="helpdesk", password=PASSWORD, role=User.Role.REGISTRAR, is_staff=True
+    )
+    client = _client()
+    _sign_in(client, staff.username, PASSWORD)
+    assert client.get("/desk/")["Location"].startswith(CODE)
+
+
+def test_device_tokens_need_no_second_factor(personas: Personas) -> None:
+    raw = token_for(personas.dan)
+    response = Client().get(HOUSEHOLDS, headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 200
+
+
+def test_the_test_sign_in_is_a_real_verified_session(personas: Personas) -> None:
+    client = sign_in(Client(), personas.carol)
+    assert client.get("/registrations/").status_code == 200
+    device = TOTPDevice.objects.get(user=personas.carol)
+    assert client.session["otp_device_id"] == device.persistent_id
+
+
+def test_an_admin_resets_a_device_with_the_command(personas: Personas) -> None:
+    totp_device(personas.dan)
+    call_command("otp", "reset", "dan")
+
+    assert not TOTPDevice.objects.filter(user=personas.dan).exists()
+    event = AuditEvent.objects.get(action="user.second_factor_reset")
+    assert event.user == personas.admin
+    assert event.detail["username"] == "dan"
+    assert event.detail["via"] == "command"
+    # Dan enrols anew at his next sign-in.
+    client = _client()
+    _sign_in(client, "dan", PASSWORD)
+    assert client.get(CODE)["Location"].startswith(ENROL)
+
+
+def test_a_verified_session_ends_when_its_device_is_reset(personas: Personas) -> None:
+    client = sign_in(Client(), personas.carol)
+    assert client.get("/registrations/").status_code == 200
+    call_command("otp", "reset", "carol")
+    assert client.get("/registrations/").status_code == 302
+
+
+def test_an_admin_resets_a_device_in_the_admin(personas: Personas) -> None:
+    totp_device(personas.carol)
+    client = sign_in(Client(), personas.admin)
+    response = client.post(
+        "/admin/core/user/",
+        {"action": "reset_second_factor", "_selected_action": [personas.carol.pk]},
+    )
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=personas.carol).exists()
+    event = AuditEvent.objects.get(action="user.second_factor_reset")
+    assert event.user == personas.admin
+    assert event.detail["via"] == "admin"
+
+
+def test_devices_are_not_edited_in_the_admin(personas: Personas) -> None:
+    """Their keys are secrets, and a reset goes through the audited action."""
+    totp_device(personas.carol)
+    client = sign_in(Client(), personas.admin)
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
