@@ -19,7 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from haven.core.auth import api_auth
 from haven.core.errors import Conflict, FieldError, InvalidInput, NotFound
-from haven.core.middleware import database_unavailable
+from haven.core.middleware import database_unavailable, unavailable
 from haven.identity.api import router as identity_router
 from haven.identity.api_check import router as identity_check_router
 from haven.registry.api import REQUEST_MODELS
@@ -126,5 +126,8 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 @api.exception_handler(OperationalError)
 @api.exception_handler(InterfaceError)
 def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
-    """The database failed mid-request (not answering, disk full): 503, nothing was saved."""
+    """The database failed mid-request (not answering, disk full): 503, nothing was saved. Any
+    other database error is a bug: raised on, to Django's logged 500."""
+    if not unavailable(exc):
+        raise exc
     return database_unavailable(request, exc)

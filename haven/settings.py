@@ -314,6 +314,10 @@ if HAVEN_LOGIN_FAILURES < 1 or HAVEN_LOCKOUT_SECONDS < 1:
     raise ImproperlyConfigured("HAVEN_LOGIN_FAILURES and HAVEN_LOCKOUT_SECONDS must be positive")
 # The name authenticator apps show beside the username.
 OTP_TOTP_ISSUER = env_str("HAVEN_OTP_ISSUER", "Haven")
+# django-otp's own throttle off: its delay doubles with each wrong code, so anyone with the password
+# could keep the code step shut for days, while the page just says the code is wrong. Wrong codes
+# count towards Haven's lockout above instead (haven.core.login_security).
+OTP_TOTP_THROTTLE_FACTOR = 0
 
 # Registration limits: a household and a batch are bounded so one request cannot exhaust a worker.
 HAVEN_BATCH_LIMIT = env_int("HAVEN_BATCH_LIMIT", 1000)

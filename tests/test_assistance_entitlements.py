@@ -17,7 +17,7 @@ from haven.core.errors import Conflict, InvalidInput
 from haven.core.models import AuditEvent
 from haven.identity.actions import decide_pairs, undo_decision
 from haven.identity.models import CandidatePair
-from haven.registry.actions import register_household
+from haven.registry.actions import close_household, register_household, reopen_household
 from haven.registry.models import Household, IdentityDocument, Person
 from haven.registry.schemas import HouseholdIn
 from tests import factories
@@ -375,3 +375,59 @@ def test_a_link_committed_while_a_list_is_made_refuses_the_list(
     assert len(live) == len(set(live))
     assert registry.same("d", "e")
     assert d.pk != e.pk
+
+
+def test_a_closed_case_entitles_nobody_until_it_is_reopened(personas: Personas) -> None:
+    registry = Registry(personas)
+    registry.link_automatically("abc")  # one woman registered at three sites
+    a, b, c = (registry.people[label] for label in "abc")
+    Person.objects.filter(pk=b.pk).update(specific_needs=["DS-PM"])
+    Person.objects.filter(pk=c.pk).update(specific_needs=["DS-PM"])
+    closed = register(personas, size=2)
+    grant = programme(personas)
+    mobility = programme(personas, code="mobility", needs_any=["DS-PM"])
+    rent = programme(personas, code="rent", unit="household", amount=40_000)
+
+    def entitled(benefit: Programme) -> set[int]:
+        compute(programme=benefit, period=1, acting_user=personas.dan)
+        return set(
+            Entitlement.objects.filter(programme=benefit).values_list("person_id", flat=True)
+        )
+
+    head = closed.members.get(relationship="head")
+    assert head.pk in entitled(grant)
+    assert closed.pk in set(
+        Entitlement.objects.filter(programme=grant).values_list("household", flat=True)
+    )
+    # The woman's earliest record (a) is paid; her record b has the need.
+    assert entitled(mobility) == {a.pk}
+
+    close_household(household=closed, reason="departed", acting_user=personas.dan)
+    close_household(household=a.household, reason="duplicate", acting_user=personas.dan)
+    close_household(household=b.household, reason="duplicate", acting_user=personas.dan)
+
+    run = compute(programme=grant, period=1, acting_user=personas.dan)
+    assert run.records == 3  # c, d and e: the closed households' records are not read
+    paid = set(Entitlement.objects.filter(programme=grant).values_list("person_id", flat=True))
+    assert not paid & {p.pk for p in closed.members.all()}
+    # Her open record c is paid now, not the closed a; and it still has the need itself.
+    assert c.pk in paid
+    assert a.pk not in paid
+    assert entitled(mobility) == {c.pk}
+    assert head.pk not in entitled(rent)
+    assert not eligible_identity(grant, head)
+    assert not eligible_identity(rent, head)
+    assert eligible_identity(grant, a)  # through her open record c
+    # A closed record's need no longer makes her qualify once c has none.
+    Person.objects.filter(pk=c.pk).update(specific_needs=[])
+    assert entitled(mobility) == set()
+    assert not eligible_identity(mobility, a)
+
+    reopen_household(household=closed, acting_user=personas.dan)
+    reopen_household(household=b.household, acting_user=personas.dan)
+
+    assert head.pk in entitled(grant)
+    assert head.pk in entitled(rent)
+    assert eligible_identity(grant, head)
+    assert entitled(mobility) == {b.pk}
+    assert eligible_identity(mobility, a)

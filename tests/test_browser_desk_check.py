@@ -120,6 +120,9 @@ def test_a_form_sent_back_with_errors_keeps_the_panel_under_its_member(
     with page.expect_navigation():
         page.keyboard.press("Control+Enter")
 
+    # The desk's script moves the focus to the first field in error once it has run (a deferred
+    # script: on a loaded machine a moment after the navigation's load event reaches the test).
+    page.wait_for_function("document.activeElement && document.activeElement.name", timeout=10_000)
     assert _focused(page) == "m-1-family_name"
     panel = page.locator("fieldset#m-0 #check-m-0")
     expect(panel).to_contain_text("Possibly already registered:")

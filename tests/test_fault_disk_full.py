@@ -323,3 +323,16 @@ def test_database_errors_become_a_clear_503(rf: RequestFactory, tmp_path: Path) 
     }
     # Anything else is not the middleware's business.
     assert middleware.process_exception(rf.get("/desk/"), ValueError("no")) is None
+
+
+def test_a_database_error_that_is_a_bug_stays_a_logged_500(
+    rf: RequestFactory, tmp_path: Path
+) -> None:
+    """A "no such table" or a syntax error is Haven's own bug, not an unavailable database: it must
+    not be answered "try again" (nor lose its traceback), but reach Django's 500 handling."""
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        sqlite3.connect(tmp_path / "bug.sqlite3").execute("SELECT * FROM no_such_table")
+    bug = _django_error(raised.value)
+    middleware = DatabaseUnavailableMiddleware(lambda request: HttpResponse())
+    assert middleware.process_exception(rf.post("/api/households"), bug) is None
+    assert middleware.process_exception(rf.get("/desk/"), bug) is None

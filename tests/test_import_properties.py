@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def members(draw: st.DrawFn, relationship: str) -> dict[str, Any]:
             st.tuples(st.integers(1910, 2022), st.integers(1, 12)).map(
                 lambda d: f"{d[0]:04d}-{d[1]:02d}"
             ),
-            st.dates().filter(lambda d: 1910 <= d.year <= 2022).map(lambda d: d.isoformat()),
+            st.dates(date(1910, 1, 1), date(2022, 12, 31)).map(lambda d: d.isoformat()),
             st.none(),
         )
     )

@@ -3,12 +3,14 @@ unknown usernames), and the TOTP second factor of coordinators, caseworkers and 
 
 import re
 import time
+from base64 import b32decode, b32encode
 from html import unescape
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from haven.core.models import AuditEvent, LoginThrottle, User
@@ -158,6 +160,30 @@ def test_a_successful_sign_in_clears_the_usernames_failures(personas: Personas) 
     assert _sign_in(_client("192.0.2.2"), "alice", PASSWORD).status_code == 302
 
 
+def test_a_lockout_names_an_existing_username_as_stored(personas: Personas) -> None:
+    for _ in range(5):
+        _sign_in(_client("192.0.2.78"), " Alice", "wrong")
+
+    event = AuditEvent.objects.filter(action="login.locked_out", detail__locked="username").get()
+    assert event.detail["username"] == "alice"
+    assert "username_hash" not in event.detail
+
+
+def test_a_lockout_keeps_only_a_hash_of_a_username_no_user_has(personas: Personas) -> None:
+    """Someone typing their password into the username field leaves no trace of it in clear."""
+    typed = "Tr0ub4dor&3-in-the-wrong-field"
+    for _ in range(5):
+        _sign_in(_client("192.0.2.79"), typed, "wrong")
+
+    events = AuditEvent.objects.filter(action="login.locked_out")
+    assert events.count() == 2
+    throttle = LoginThrottle.objects.get(kind=LoginThrottle.Kind.USERNAME)
+    for event in events:
+        assert "username" not in event.detail
+        assert event.detail["username_hash"] == throttle.key
+        assert typed.casefold() not in str(event.detail).casefold()
+
+
 def test_a_lockout_is_audited_without_the_password(personas: Personas) -> None:
     for _ in range(5):
         _sign_in(_client("192.0.2.77"), "alice", "s3cret-guess")
@@ -228,6 +254,77 @@ def test_a_coordinator_without_a_device_enrols_after_the_password(personas: Pers
     assert AuditEvent.objects.filter(action="user.second_factor_enrolled", user=personas.dan)
 
 
+def _shown_secret(response: "_MonkeyPatchedWSGIResponse") -> str:
+    found = re.search(
+        r'<span class="secret" id="secret">([A-Z2-7 ]+)</span>', response.content.decode()
+    )
+    assert found is not None
+    return found.group(1).replace(" ", "")
+
+
+def _code_for_secret(secret: str) -> str:
+    """The code an authenticator app holding `secret` shows now."""
+    key = b32decode(secret + "=" * (-len(secret) % 8))
+    return f"{TOTP(key, step=30, t0=0, digits=6, drift=0).token():06d}"
+
+
+def test_an_enrolment_secret_shown_to_another_session_is_never_confirmed(
+    personas: Personas,
+) -> None:
+    """Someone holding only the password opens the enrolment page first and copies the key; the
+    real user's enrolment makes a key of its own, and the copied one opens nothing."""
+    attacker = _client("203.0.113.66")
+    assert _sign_in(attacker, "dan", PASSWORD).status_code == 302
+    copied = _shown_secret(attacker.get(ENROL))
+
+    dan = _client("192.0.2.10")
+    assert _sign_in(dan, "dan", PASSWORD).status_code == 302
+    own = _shown_secret(dan.get(ENROL))
+    assert own != copied
+    # Only the device of dan's session is left; the attacker's is gone.
+    assert TOTPDevice.objects.filter(user=personas.dan).count() == 1
+
+    # The attacker's code for the copied key does not confirm anything ...
+    early = attacker.post(ENROL, {"code": _code_for_secret(copied)})
+    assert early.status_code == 200
+    assert "Setting up was started again" in unescape(early.content.decode())
+    assert not TOTPDevice.objects.filter(user=personas.dan, confirmed=True).exists()
+    # ... and dan, whose key that restart replaced, is told so and starts again too.
+    restarted = dan.post(ENROL, {"code": _code_for_secret(own)})
+    assert "Setting up was started again" in unescape(restarted.content.decode())
+    own = _shown_secret(restarted)
+
+    confirmed = dan.post(ENROL, {"code": _code_for_secret(own), "next": "/registrations/"})
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == "/registrations/"
+    device = TOTPDevice.objects.get(user=personas.dan)
+    assert device.confirmed
+    assert b32encode(device.bin_key).decode().rstrip("=") == own
+
+    # Later, the copied key's code is wrong at the code step, and nothing is left to enrol.
+    later = _client("203.0.113.67")
+    assert _sign_in(later, "dan", PASSWORD).status_code == 302
+    response = later.post(CODE, {"code": _code_for_secret(copied)})
+    assert response.status_code == 200
+    assert "That code is not right." in response.content.decode()
+    assert later.get("/registrations/").status_code == 302
+    assert attacker.post(ENROL, {"code": _code_for_secret(copied)})["Location"].startswith(CODE)
+
+
+def test_an_enrolment_code_without_a_page_of_this_session_starts_again(personas: Personas) -> None:
+    client = _client()
+    _sign_in(client, "dan", PASSWORD)
+    response = client.post(ENROL, {"code": "123456"})
+    assert response.status_code == 200
+    assert "Setting up was started again" in unescape(response.content.decode())
+    device = TOTPDevice.objects.get(user=personas.dan)
+    assert not device.confirmed
+    assert _shown_secret(response) == b32encode(device.bin_key).decode().rstrip("=")
+    assert client.session["haven_enrol_device"] == device.pk
+    # No code was checked, so nothing was counted.
+    assert not LoginThrottle.objects.exists()
+
+
 def test_a_user_with_a_device_cannot_enrol_another(personas: Personas) -> None:
     totp_device(personas.carol)
     client = _client()
@@ -289,10 +386,27 @@ def test_wrong_codes_count_towards_the_lockout(personas: Personas) -> None:
     assert event.detail["stage"] == "code"
 
     # Locked: the right code is not checked, and the password is refused as well.
-    time.sleep(1.1)  # past django-otp's own one-second throttle after a wrong code
     assert client.post(CODE, {"code": totp_code(device)}).status_code == 429
     assert client.get("/reports/").status_code == 302
     assert _sign_in(_client("198.51.100.3"), "dan", PASSWORD).status_code == 429
+
+
+def test_wrong_codes_below_the_lockout_do_not_hold_back_the_right_one(personas: Personas) -> None:
+    """django-otp's own throttle (a delay doubling with each wrong code) is off: it would let
+    anyone with the password shut the code step for days, while the page only said "not right"."""
+    device = totp_device(personas.dan)
+    client = _client()
+    _sign_in(client, "dan", PASSWORD)
+    wrong = f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        response = client.post(CODE, {"code": wrong})
+        assert response.status_code == 200
+        assert "That code is not right." in response.content.decode()
+
+    right = client.post(CODE, {"code": totp_code(device), "next": "/registrations/"})
+    assert right.status_code == 302
+    assert right["Location"] == "/registrations/"
+    assert client.get("/registrations/").status_code == 200
 
 
 def test_the_password_alone_does_not_clear_the_count_of_wrong_codes(personas: Personas) -> None:

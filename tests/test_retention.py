@@ -626,6 +626,79 @@ def test_an_anonymised_household_cannot_be_reopened_or_corrected(
         )
 
 
+def test_a_correction_racing_retention_cannot_write_the_names_back(
+    personas: Personas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    household = closed_household(personas, monkeypatch, days=800)
+    # A caseworker's page read the record before retention ran: the copy still has her names.
+    stale = Person.objects.select_related("household", "site").get(
+        household=household, given_name="Հասմիկ"
+    )
+    run()
+    assert stale.anonymised_at is None
+
+    with pytest.raises(Conflict, match="anonymised"):
+        actions.correct_person(
+            person=stale,
+            field="birth_date",
+            value="1980-05-18",
+            reason="typed wrong",
+            acting_user=personas.dan,
+        )
+
+    row = Person.objects.get(pk=stale.pk)
+    assert row.anonymised_at is not None
+    assert (row.given_name, row.family_name, row.patronymic, row.name_search) == ("", "", "", "")
+    assert (row.birth_month, row.birth_day) == (None, None)
+    assert not PersonCorrection.objects.filter(person=row).exists()
+    assert not AuditEvent.objects.filter(action="person.correct").exists()
+
+
+def test_a_decision_note_goes_with_the_other_record_of_the_pair(
+    personas: Personas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from haven.identity.actions import decide_pairs
+    from haven.identity.models import CandidatePair, Decision
+    from tests.test_identity_decisions import Registry
+
+    registry = Registry(personas)
+    pending = CandidatePair.Status.PENDING
+    both_open = registry.pair("ab", pending)
+    one_closed = registry.pair("de", pending)
+    d, e = registry.people["d"], registry.people["e"]
+    assert (one_closed.person_a_id, one_closed.person_b_id) == (d.pk, e.pk)
+    decide_pairs(
+        pair_ids=[both_open.pk], verdict="same", note="same mother", acting_user=personas.dan
+    )
+    decide_pairs(
+        pair_ids=[one_closed.pk],
+        verdict="different",
+        note="Aram Petrosyan of Goris is not Арам Петросян",
+        acting_user=personas.dan,
+    )
+    # Only e, the pair's second record, is closed and anonymised: the decision's audit row is
+    # about d and names e as the other.
+    with clock_at(monkeypatch, days_ago(800)):
+        actions.close_household(household=e.household, reason="departed", acting_user=personas.dan)
+
+    report = run()
+
+    assert report["anonymised"]["persons"] == 1
+    assert Person.objects.get(pk=d.pk).anonymised_at is None
+    assert Decision.objects.get(pair=one_closed).note == ""
+    row = AuditEvent.objects.get(action="identity.decide_different")
+    assert (row.object_uuid, row.detail["other"]) == (d.uuid, str(e.uuid))
+    assert row.detail["note"] == "[removed]"
+    assert row.detail["pair"] == one_closed.pk  # who decided what on which pair stays
+    assert "Петросян" not in raw_text(AuditEvent._meta.db_table, row.pk)
+    removed = AuditEvent.objects.get(action="retention.anonymise", object_uuid=e.uuid)
+    assert {"review_notes", "audit_copies"} <= set(removed.detail["removed"])
+    # A decision on two open records keeps its note, in the pair and in the audit trail.
+    assert Decision.objects.get(pair=both_open).note == "same mother"
+    kept = AuditEvent.objects.get(action="identity.decide_same")
+    assert kept.detail["note"] == "same mother"
+
+
 def test_a_coordinator_closes_a_case_from_the_person_page(
     personas: Personas, client: Client
 ) -> None:

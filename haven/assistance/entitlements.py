@@ -48,6 +48,9 @@ from haven.registry.models import IdentityDocument, Person
 CALENDAR = zoneinfo.ZoneInfo("Asia/Yerevan")
 READ_CHUNK = 20_000
 WRITE_CHUNK = 20_000
+# The records Haven still serves: a closed household's case (haven.registry.actions
+# .close_household; an anonymised household is closed too) entitles nobody.
+OPEN_CASE = Q(household__closed_at__isnull=True)
 
 
 def period_start(programme: Programme, period: int) -> date:
@@ -168,8 +171,9 @@ def identities_in_review() -> set[UUID]:
 def _records(programme: Programme) -> Iterator[tuple[Any, ...]]:
     """The records whose identities are paid (everyone, or the heads of households), identity by
     identity (any order within one): what the rules read, and nothing they do not (a JSON list
-    decoded a million times costs seconds)."""
-    persons = Person.objects.all()
+    decoded a million times costs seconds). Records of a closed case are not read: they are
+    neither paid nor make their identity qualify (another open record of it still can)."""
+    persons = Person.objects.filter(OPEN_CASE)
     if programme.unit == Programme.Unit.HOUSEHOLD:
         persons = persons.filter(relationship=Person.Relationship.HEAD)
     needs = "specific_needs" if programme.needs_any else "birth_year"
@@ -192,11 +196,13 @@ Met = tuple[bool, bool, bool]
 def _households_meeting(programme: Programme, rules: Rules, documents: set[int]) -> dict[int, Met]:
     """For a programme paid per household: which of the per-record rules (age, needs, document)
     some member of each household meets. A household qualifies through any of its members: a
-    child's age, a grandmother's mobility need."""
+    child's age, a grandmother's mobility need. A closed household meets nothing."""
     needs = "specific_needs" if programme.needs_any else "birth_year"
     met: dict[int, Met] = {}
-    rows = Person.objects.order_by().values_list(
-        "household_id", "id", "birth_year", "birth_month", "birth_day", needs
+    rows = (
+        Person.objects.filter(OPEN_CASE)
+        .order_by()
+        .values_list("household_id", "id", "birth_year", "birth_month", "birth_day", needs)
     )
     for household_id, pid, year, month, day, record_needs in rows.iterator(chunk_size=READ_CHUNK):
         mine = rules.record_qualifies((year, month, day), record_needs, pid in documents)
@@ -342,10 +348,12 @@ def compute(*, programme: Programme, period: int, acting_user: User | None) -> E
 
 def eligible_identity(programme: Programme, person: Person, period: int = 1) -> bool:
     """Whether the identity of `person` meets the programme's rules (the distribution point's
-    check for one person, the same rules as `compute`)."""
+    check for one person, the same rules as `compute`: records of a closed case count for
+    nothing)."""
     rules = Rules.of(programme, period)
+    mine = Person.objects.filter(OPEN_CASE, identity=person.identity)
     records = list(
-        Person.objects.filter(identity=person.identity).values_list(
+        mine.values_list(
             "id",
             "household__registered_at",
             "birth_year",
@@ -364,9 +372,7 @@ def eligible_identity(programme: Programme, person: Person, period: int = 1) -> 
     if programme.unit == Programme.Unit.HOUSEHOLD:
         # The rules are met by any member of the identity's households, as in `compute`.
         records = list(
-            Person.objects.filter(
-                household__in=Person.objects.filter(identity=person.identity).values("household_id")
-            ).values_list(
+            Person.objects.filter(household__in=mine.values("household_id")).values_list(
                 "id",
                 "household__registered_at",
                 "birth_year",

@@ -348,7 +348,9 @@ def _write_archive(output: Path, manifest: dict[str, Any], payload: Path) -> Non
     """The tar written beside `output` and renamed into place: never a half-written backup."""
     partial = output.with_name(f".{output.name}.partial")
     try:
-        with open(partial, "wb") as raw, tarfile.open(fileobj=raw, mode="w:") as tar:
+        # Owner-only from the first byte: a backup holds everyone's personal data.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as raw, tarfile.open(fileobj=raw, mode="w:") as tar:
             text = json.dumps(manifest, indent=2, sort_keys=True).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size = len(text)
@@ -428,7 +430,7 @@ def _manifest(
 def make_backup(output: Path | None = None) -> Backup:
     """Back up the configured database into `output` (a tar file); audit it."""
     output = (output or default_output()).resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     vendor = connections["default"].vendor
     with tempfile.TemporaryDirectory(prefix=".haven-backup-", dir=output.parent) as work:
         payload = Path(work) / PAYLOADS.get(vendor, "payload")

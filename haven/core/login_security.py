@@ -6,7 +6,9 @@ count one failure against the username typed and against the client address
 HAVEN_LOGIN_FAILURES failures within HAVEN_LOCKOUT_SECONDS of each other, that username or address
 is locked out for HAVEN_LOCKOUT_SECONDS: while locked, no password or code is even checked, so the
 answer cannot tell a right password from a wrong one. Unknown usernames are counted and locked
-exactly like known ones, so the answer never tells whether a username exists.
+exactly like known ones, so the answer never tells whether a username exists. The audit record of
+a lockout names the username only when it is an existing user's; anything else typed there (a
+password in the wrong field, say) is recorded as the same keyed hash the counting table holds.
 
 A successful sign-in clears the username's count (for users who need a second factor, only once
 the code is right: otherwise a stolen password could reset the count of wrong codes). The
@@ -65,6 +67,26 @@ def _address_key(address: str) -> str:
     return salted_hmac(_HASH_SALT, f"address:{address}").hexdigest()
 
 
+def _known_username(username: str) -> str | None:
+    """The stored username of the user `username` names, folded as the lockout folds it; None
+    when no user has it (then it may be a mistyped password, and is not kept in the clear)."""
+    normalised = User.normalize_username(username.strip())
+    folded = normalised.casefold()
+    for candidate in User.objects.filter(username__iexact=normalised).values_list(
+        "username", flat=True
+    )[:10]:
+        if User.normalize_username(candidate).casefold() == folded:
+            return str(candidate)
+    return None
+
+
+def _audited_username(username: str) -> dict[str, str]:
+    known = _known_username(username)
+    if known is not None:
+        return {"username": known}
+    return {"username_hash": _username_key(username)}
+
+
 def _keys(request: HttpRequest, username: str) -> list[tuple[str, str]]:
     return [
         (LoginThrottle.Kind.USERNAME, _username_key(username)),
@@ -116,7 +138,7 @@ def record_failure(request: HttpRequest, username: str, *, stage: str) -> Lockou
                     object_uuid=None,
                     detail={
                         "locked": str(kind),
-                        "username": username[:150],
+                        **_audited_username(username),
                         "address": address,
                         "failures": row.failures,
                         "stage": stage,

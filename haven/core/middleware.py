@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 30
 DISK_FULL_SQLSTATE = "53100"  # PostgreSQL's disk_full
-DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 def storage_full(exc: BaseException) -> bool:
@@ -38,6 +37,31 @@ def storage_full(exc: BaseException) -> bool:
     return "database or disk is full" in text or "no space left on device" in text
 
 
+# SQLite's primary result codes that mean the database cannot be reached or written now (busy,
+# locked, out of memory, read-only, I/O error, full, cannot open, locking protocol), as opposed
+# to SQLITE_ERROR ("no such table", a syntax error): a bug, which must stay a logged 500.
+SQLITE_UNAVAILABLE_CODES = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "not reachable or not writable now", not a bug in Haven.
+
+    PostgreSQL (psycopg) raises OperationalError only for the connection, the server's state or
+    its resources (a missing table is a ProgrammingError); SQLite raises it for both, so its
+    result code decides."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, sqlite3.Error):
+        code = getattr(cause, "sqlite_errorcode", None)
+        if code is None:
+            return storage_full(exc)
+        return code & 0xFF in SQLITE_UNAVAILABLE_CODES
+    return True
+
+
 def database_unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
     """The 503 answer for a database error: JSON under /api/, a page elsewhere."""
     full = storage_full(exc)
@@ -45,7 +69,9 @@ def database_unavailable(request: HttpRequest, exc: BaseException) -> HttpRespon
         detail = _("The server's storage is full; nothing was saved. Try again later.")
     else:
         detail = _("The database is not answering; nothing was saved. Try again.")
-    logger.error("database error on %s %s: %s", request.method, request.path, exc)
+    logger.error(
+        "database unavailable on %s %s: %s", request.method, request.path, exc, exc_info=exc
+    )
     response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": detail}, status=503)
@@ -65,7 +91,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """Django's handler500: a database error raised outside a view (a middleware reading the
     session or the user: process_exception never sees those) still gets the 503, not a 500."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, DATABASE_ERRORS):
+    if exc is not None and unavailable(exc):
         return database_unavailable(request, exc)
     return defaults.server_error(request)
 
@@ -80,6 +106,6 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
-        if isinstance(exc, DATABASE_ERRORS):
+        if unavailable(exc):
             return database_unavailable(request, exc)
-        return None
+        return None  # anything else is Django's logged 500

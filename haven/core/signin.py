@@ -174,12 +174,67 @@ def _secret_text(device: TOTPDevice) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+# The session's key for the unconfirmed device its enrolment page showed: only that device, made
+# for this session, may be confirmed by it.
+_ENROL_DEVICE_KEY = "haven_enrol_device"
+
+
+def _new_enrolment(request: HttpRequest, user: User) -> TOTPDevice:
+    """A fresh secret for this session: every other unconfirmed device of the user goes, so a
+    secret shown to another session (someone else holding the password) can never be confirmed."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name="Haven", confirmed=False)
+    request.session[_ENROL_DEVICE_KEY] = device.pk
+    return device
+
+
+def _session_device(request: HttpRequest, user: User) -> TOTPDevice | None:
+    """The unconfirmed device this session's enrolment page showed, if it is still there."""
+    device_pk = request.session.get(_ENROL_DEVICE_KEY)
+    if not isinstance(device_pk, int):
+        return None
+    device: TOTPDevice | None = TOTPDevice.objects.filter(
+        pk=device_pk, user=user, confirmed=False
+    ).first()
+    return device
+
+
+def _confirm(user: User, device_pk: int, code: str) -> tuple[TOTPDevice | None, bool]:
+    """(The session's device, whether `code` confirmed it); (None, False) when the device is gone
+    meanwhile (another session started enrolment) or another device was confirmed."""
+    with transaction.atomic():
+        # One enrolment of a user at a time: this and _new_enrolment lock the user's row.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        device: TOTPDevice | None = TOTPDevice.objects.filter(
+            pk=device_pk, user=user, confirmed=False
+        ).first()
+        if device is None or confirmed_device(user) is not None:
+            return None, False
+        if not device.verify_token(code):
+            return device, False
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        audit.record(
+            user=user,
+            action="user.second_factor_enrolled",
+            object_type="user",
+            object_uuid=None,
+            detail={"pk": user.pk, "username": user.get_username()},
+        )
+    return device, True
+
+
 @sensitive_post_parameters("code")
 @never_cache
 @csrf_protect
 @login_required
 def enrol(request: HttpRequest) -> HttpResponse:
-    """The first sign-in of a user who needs a second factor: add the authenticator app."""
+    """The first sign-in of a user who needs a second factor: add the authenticator app.
+
+    Each visit of the page makes a new secret for this session alone (see _new_enrolment)."""
     user = request.user
     next_url = _next_url(request)
     if not isinstance(user, User) or not requires_second_factor(user) or is_verified(request):
@@ -187,29 +242,41 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if confirmed_device(user) is not None:
         # Only a user without a device may add one here; a new phone goes through a reset.
         return redirect(f"{reverse('second_factor')}?{urlencode({'next': next_url})}")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Haven", confirmed=False)
-    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST":
+        return _enrol_page(request, user, _new_enrolment(request, user), CodeForm(), None)
+    form = CodeForm(request.POST)
     lockout = current_lockout(request, user.get_username())
-    if request.method == "POST" and lockout is None and form.is_valid():
-        with transaction.atomic():
-            locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-            confirmed = locked.verify_token(form.cleaned_data["code"])
-            if confirmed:
-                locked.confirmed = True
-                locked.save(update_fields=["confirmed"])
-                TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-                audit.record(
-                    user=user,
-                    action="user.second_factor_enrolled",
-                    object_type="user",
-                    object_uuid=None,
-                    detail={"pk": user.pk, "username": user.get_username()},
-                )
-        if confirmed:
-            return _signed_in(request, user, locked, next_url)
-        lockout = _wrong_code(request, user, form)
+    device = _session_device(request, user)
+    if device is not None and lockout is None and form.is_valid():
+        checked, confirmed = _confirm(user, device.pk, form.cleaned_data["code"])
+        if confirmed and checked is not None:
+            request.session.pop(_ENROL_DEVICE_KEY, None)
+            return _signed_in(request, user, checked, next_url)
+        if checked is not None:
+            lockout = _wrong_code(request, user, form)
+        device = checked
+    if device is None:
+        # This session's secret is gone (another session started enrolment since) or it never
+        # had one: start again, with a new secret, rather than confirm someone else's.
+        if confirmed_device(user) is not None:
+            return redirect(f"{reverse('second_factor')}?{urlencode({'next': next_url})}")
+        device = _new_enrolment(request, user)
+        form = CodeForm({"code": ""})
+        form.errors.pop("code", None)  # not "this field is required", but why the key changed
+        form.add_error(
+            "code",
+            _(
+                "Setting up was started again, so the key has changed. Remove any Haven account "
+                "you added to your app for this, add the new key below, and enter the code it "
+                "shows."
+            ),
+        )
+    return _enrol_page(request, user, device, form, lockout)
+
+
+def _enrol_page(
+    request: HttpRequest, user: User, device: TOTPDevice, form: CodeForm, lockout: Lockout | None
+) -> HttpResponse:
     context = {
         "form": form,
         "qr_svg": _qr_svg(device),

@@ -399,9 +399,7 @@ def correct_person(
     correction instead of correcting twice.
     """
     correction_uuid = correction_uuid or uuid_lib.uuid4()
-    if person.anonymised_at is not None:
-        # Retention removed what identified the person; nothing may bring it back.
-        raise Conflict(f"person {person.uuid} was anonymised and cannot be corrected")
+    _refuse_anonymised(person)
     if field not in CORRECTABLE_FIELDS:
         raise InvalidInput([_error("field", f"{field!r} cannot be corrected")])
     reason = reason.strip()
@@ -448,6 +446,12 @@ def correct_person(
         return _replayed_correction(existing, person=person, field=field, value=new_value)
 
 
+def _refuse_anonymised(person: Person) -> None:
+    if person.anonymised_at is not None:
+        # Retention removed what identified the person; nothing may bring it back.
+        raise Conflict(f"person {person.uuid} was anonymised and cannot be corrected")
+
+
 def _replayed_correction(
     existing: PersonCorrection, *, person: Person, field: str, value: Any
 ) -> PersonCorrection:
@@ -470,6 +474,9 @@ def _apply_correction(
 ) -> PersonCorrection:
     with transaction.atomic():
         person = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
+        # Checked again under the lock: retention may have anonymised the record since it was
+        # read, and the columns below were built from that earlier copy (its names).
+        _refuse_anonymised(person)
         updated = _person_row(member, person.household_id, person.site_id, registered_on)
         new_value: Any = getattr(member, field)
         counted = tallies.stored_person_keys(person)

@@ -23,7 +23,8 @@ held something, never the values):
   asserted them), `tracing_matches` (deleted: the closed requests' lists of who may be the sought
   person), `review_notes` (the notes of caseworkers' decisions on pairs that include the person)
   and `audit_copies` (personal text that audit rows about the person copied: a search's query, an
-  admin change's description of the record, a decision's note);
+  admin change's description of the record, the note of a decision on a pair that includes the
+  person, whichever record of the pair the audit row is about);
 - a household: `phone`, `registration_digest` (the hash of the registration as received) and
   `audit_copies`;
 - a tracing request: `sought_person` (name, home settlement, relatives, where and when last
@@ -280,6 +281,7 @@ def _households(
         return
     _anonymise_persons([p.pk for p in persons], now)
     _redact_audit_copies([p.uuid for p in persons] + [h.uuid for h in chosen])
+    _redact_decision_notes([p.uuid for p in persons])
     Household.objects.filter(pk__in=[h.pk for h in chosen]).update(
         phone="", payload_digest="", anonymised_at=now
     )
@@ -347,6 +349,8 @@ def _person_groups(persons: Sequence[Person]) -> dict[int, set[str]]:
     by_uuid = {p.uuid: p.pk for p in persons}
     for object_uuid in _audit_copies(list(by_uuid)).values_list("object_uuid", flat=True):
         groups[by_uuid[object_uuid]].add("audit_copies")
+    for other in _decision_notes_naming(list(by_uuid)).values_list("detail__other", flat=True):
+        groups[by_uuid[UUID(other)]].add("audit_copies")
     return groups
 
 
@@ -367,6 +371,16 @@ def _noted_decisions(person_ids: Sequence[int]) -> Any:
     return Decision.objects.filter(
         Q(pair__person_a_id__in=person_ids) | Q(pair__person_b_id__in=person_ids)
     ).exclude(note="")
+
+
+def _decision_notes_naming(person_uuids: Sequence[UUID]) -> Any:
+    """Audit rows of caseworkers' decisions whose other record (not `object_uuid`, the pair's
+    first) is one of these persons: their note is about both (haven.identity.actions._decide)."""
+    return AuditEvent.objects.filter(
+        action__in=[f"identity.decide_{verdict}" for verdict in Decision.Verdict.values],
+        detail__other__in=[str(person_uuid) for person_uuid in person_uuids],
+        detail__has_key="note",
+    )
 
 
 def _audit_copies(object_uuids: Sequence[UUID]) -> Any:
@@ -413,6 +427,16 @@ def _redact_audit_copies(object_uuids: Sequence[UUID]) -> None:
             key: (REMOVED if key in PERSONAL_AUDIT_KEYS else value)
             for key, value in event.detail.items()
         }
+    AuditEvent.objects.bulk_update(events, ["detail"], batch_size=BATCH)
+
+
+def _redact_decision_notes(person_uuids: Sequence[UUID]) -> None:
+    """The note of a decision on a pair is blanked when either record is anonymised (see
+    `_noted_decisions`); so is its copy in the decision's audit row, which is about the pair's
+    first record and names the other in its detail."""
+    events = list(_decision_notes_naming(person_uuids).only("pk", "detail"))
+    for event in events:
+        event.detail = {**event.detail, "note": REMOVED}
     AuditEvent.objects.bulk_update(events, ["detail"], batch_size=BATCH)
 
 

@@ -127,6 +127,11 @@ class Command(BaseCommand):
             "--error-logfile", "-",
             "--name", "haven",
             "--no-control-socket",
+            # Whether a request came over HTTPS is Django's to decide, from X-Forwarded-Proto
+            # only when HAVEN_TRUSTED_PROXIES declares a proxy: gunicorn must not trust it from
+            # a local address on its own, or a missing declaration would go unnoticed (and
+            # every client would share the proxy's address for the sign-in lockout).
+            "--forwarded-allow-ips", "",
         ]  # fmt: skip
         self.stdout.flush()
         os.execve(sys.executable, command, environment)  # noqa: S606 - our interpreter, fixed args
