@@ -108,6 +108,20 @@ def test_serve_runs_gunicorn_with_compressed_cacheable_static_files(
     assert (var_dir / "static" / "admin" / "css" / "base.css.gz").exists()
 
 
+def test_the_access_log_keeps_no_query_string(
+    served: tuple[str, "subprocess.Popen[str]", Path],
+) -> None:
+    """A search's query holds the names typed at the desk: the log has the path only."""
+    base, server, _ = served
+    _get(f"{base}/login/?next=/registrations/%3Fq%3DHarutyunyan", {"Referer": f"{base}/?q=Anahit"})
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=60)
+    log = server.stdout.read() if server.stdout else ""
+    assert '"GET /login/ HTTP/1.1" 200' in log
+    assert "Harutyunyan" not in log
+    assert "Anahit" not in log
+
+
 def test_serve_stops_gracefully_on_sigterm(
     served: tuple[str, "subprocess.Popen[str]", Path],
 ) -> None:

@@ -124,6 +124,9 @@ class Command(BaseCommand):
             "--timeout", str(options["timeout"]),
             "--graceful-timeout", "30",
             "--access-logfile", "-",
+            # Path, never the query string nor the referrer: a search's ?q= holds the names,
+            # phones and document numbers typed at the desk, which no log may keep.
+            "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms',
             "--error-logfile", "-",
             "--name", "haven",
             "--no-control-socket",
