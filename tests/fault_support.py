@@ -128,11 +128,19 @@ def scratch_database(tmp_path: Path) -> Iterator[Scratch]:
     if not server_url:
         yield Scratch(var_dir)
         return
-    name = f"haven_fault_{secrets.token_hex(6)}"
+    with postgres_database(server_url, "haven_fault") as url:
+        yield Scratch(var_dir, url)
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database (`<prefix>_<random>`) on the suite's server, its URL yielded, and
+    dropped afterwards whatever connections a killed server left open."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
     with psycopg.connect(server_url, dbname="postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
-        yield Scratch(var_dir, with_database(server_url, name))
+        yield with_database(server_url, name)
     finally:
         with psycopg.connect(server_url, dbname="postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -36,9 +35,9 @@ from tests.fault_support import (
     assert_wholly_present_or_absent,
     haven,
     households,
+    postgres_database,
     stored_households,
     suite_database_url,
-    with_database,
 )
 
 REGISTRAR = "registrar.backup"
@@ -97,14 +96,8 @@ def scratch(directory: Path, purpose: str) -> Iterator[Scratch]:
     if connection.vendor == "sqlite" or not server:
         yield Scratch(var_dir)
         return
-    name = f"haven_bk_{purpose}_{secrets.token_hex(4)}"
-    with psycopg.connect(server, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"'.encode())
-    try:
-        yield Scratch(var_dir, with_database(server, name))
-    finally:
-        with psycopg.connect(server, dbname="postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+    with postgres_database(server, f"haven_bk_{purpose}") as url:
+        yield Scratch(var_dir, url)
 
 
 def run(target: Scratch, *args: str) -> subprocess.CompletedProcess[str]:

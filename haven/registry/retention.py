@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from haven.assistance.models import Payment
@@ -108,6 +108,7 @@ _SOUGHT_FIELDS = (
 )
 
 T = TypeVar("T")
+Due = TypeVar("Due", Household, TracingRequest)
 
 
 @dataclass
@@ -201,6 +202,17 @@ def _chunks(ids: Sequence[T]) -> Iterator[Sequence[T]]:
         yield ids[start : start + BATCH]
 
 
+def _still_due(
+    records: QuerySet[Due], chunk: Sequence[int], cutoff: datetime, report: RetentionReport
+) -> list[Due]:
+    """The records of `chunk` still closed before the cutoff and not anonymised, read in key
+    order, locked unless this is a dry run (between listing and now one may have been reopened)."""
+    due = records.filter(pk__in=chunk, closed_at__lt=cutoff, anonymised_at__isnull=True)
+    if not report.dry_run:
+        due = due.select_for_update()
+    return list(due.order_by("pk"))
+
+
 # --- households and their members -----------------------------------------------------------
 
 
@@ -213,12 +225,7 @@ def _households(
     user: User | None,
 ) -> None:
     # Read again under lock: a coordinator may have reopened one since the ids were listed.
-    households = Household.objects.filter(
-        pk__in=chunk, closed_at__lt=cutoff, anonymised_at__isnull=True
-    ).order_by("pk")
-    if not report.dry_run:
-        households = households.select_for_update()
-    due = list(households)
+    due = _still_due(Household.objects.all(), chunk, cutoff, report)
     members: dict[int, list[Person]] = defaultdict(list)
     for person in Person.objects.filter(household__in=due).order_by("pk"):
         members[person.household_id].append(person)
@@ -451,12 +458,7 @@ def _requests(
     now: datetime,
     user: User | None,
 ) -> None:
-    requests = TracingRequest.objects.filter(
-        pk__in=chunk, closed_at__lt=cutoff, anonymised_at__isnull=True
-    ).order_by("pk")
-    if not report.dry_run:
-        requests = requests.select_for_update()
-    due = list(requests)
+    due = _still_due(TracingRequest.objects.all(), chunk, cutoff, report)
     ids = [r.pk for r in due]
     groups: dict[int, set[str]] = {r.pk: set() for r in due}
     for request in due:
