@@ -431,3 +431,35 @@ def test_a_closed_case_entitles_nobody_until_it_is_reopened(personas: Personas) 
     assert eligible_identity(grant, head)
     assert entitled(mobility) == {b.pk}
     assert eligible_identity(mobility, a)
+
+
+def test_a_case_closed_after_the_entitlements_were_computed_is_left_off_the_list(
+    personas: Personas,
+) -> None:
+    staying = register(personas, size=1)
+    departing = register(personas, size=2)
+    grant = programme(personas)
+    compute(programme=grant, period=1, acting_user=personas.dan)
+    departing_ids = {p.pk for p in departing.members.all()}
+    assert departing_ids <= set(
+        Entitlement.objects.filter(programme=grant).values_list("person_id", flat=True)
+    )
+
+    close_household(household=departing, reason="departed", acting_user=personas.dan)
+    made = create_list(programme=grant, period=1, acting_user=personas.dan)
+
+    listed = set(Payment.objects.filter(payment_list=made).values_list("person_id", flat=True))
+    assert listed == {p.pk for p in staying.members.all()}
+    assert made.payments == 1
+    assert made.left_off == {"closed": 2}
+    event = AuditEvent.objects.get(action="assistance.payment_list", object_uuid=made.uuid)
+    assert event.detail["left_off"] == {"closed": 2}
+
+    # Reopened, the household is owed again and the next list pays it; nobody twice.
+    reopen_household(household=departing, acting_user=personas.dan)
+    again = create_list(programme=grant, period=1, acting_user=personas.dan)
+    assert (
+        set(Payment.objects.filter(payment_list=again).values_list("person_id", flat=True))
+        == departing_ids
+    )
+    assert again.left_off == {"already_paid": 1}

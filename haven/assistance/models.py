@@ -181,7 +181,7 @@ class PaymentList(models.Model):
     )
     payments = models.PositiveIntegerField(default=0)
     total_amount = models.BigIntegerField(default=0)
-    # Left off this list, with the reason: {"held": n, "already_paid": n, "linked": n}.
+    # Left off this list, with the reason: {"held": n, "already_paid": n, "linked": n, "closed": n}.
     left_off = models.JSONField(default=dict)
     reconciled_at = models.DateTimeField(null=True, blank=True)
 

@@ -8,7 +8,9 @@ since the entitlements were computed:
   programme or any other paying that benefit, at any site, is left off ("already_paid");
 - two entitlements whose records are now one identity are listed once ("linked");
 - an identity with a possible duplicate awaiting review is left off where the programme's policy
-  is to hold ("held"), or listed and flagged for a caseworker where it is to pay.
+  is to hold ("held"), or listed and flagged for a caseworker where it is to pay;
+- a record whose household's case was closed since the entitlements were computed (departed,
+  deceased, a duplicate; haven.registry.actions.close_household) is left off ("closed").
 
 The database holds the same rule (`Payment.payment_once`: one live payment per benefit, period
 and identity), so two lists made at once cannot both pay one person: the second fails whole.
@@ -120,11 +122,16 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
             entitlements = (
                 Entitlement.objects.filter(programme=programme, period=period)
                 .order_by("pk")
-                .values_list("pk", "person_id", "person__identity", "amount")
+                .values_list(
+                    "pk", "person_id", "person__identity", "amount", "person__household__closed_at"
+                )
             )
-            for entitlement_id, person_id, identity, amount in entitlements.iterator(
+            for entitlement_id, person_id, identity, amount, closed_at in entitlements.iterator(
                 chunk_size=WRITE_CHUNK
             ):
+                if closed_at is not None:
+                    left_off["closed"] += 1
+                    continue
                 if identity in paid:
                     left_off["already_paid"] += 1
                     continue

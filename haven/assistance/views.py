@@ -273,6 +273,7 @@ def _left_off(payment_list: PaymentList) -> list[tuple[str, int]]:
         (_("held: a possible duplicate awaits a caseworker"), int(left.get("held", 0))),
         (_("already paid for this benefit and period"), int(left.get("already_paid", 0))),
         (_("linked with another entitlement: one person"), int(left.get("linked", 0))),
+        (_("case closed since the entitlements were computed"), int(left.get("closed", 0))),
     ]
 
 
