@@ -306,12 +306,18 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in: this many failed attempts (passwords or second-factor codes) for one username, or from
-# one client address, lock that username or address out for HAVEN_LOCKOUT_SECONDS.
+# Sign-in: this many failed attempts (passwords or second-factor codes) for one username lock
+# that username out for HAVEN_LOCKOUT_SECONDS; from one client address, across usernames, the
+# higher HAVEN_LOGIN_ADDRESS_FAILURES lock that address out (a reception centre's desks often
+# share one public address: a few colleagues' typos must not lock the whole centre out).
 HAVEN_LOGIN_FAILURES = env_int("HAVEN_LOGIN_FAILURES", 5)
+HAVEN_LOGIN_ADDRESS_FAILURES = env_int("HAVEN_LOGIN_ADDRESS_FAILURES", 30)
 HAVEN_LOCKOUT_SECONDS = env_int("HAVEN_LOCKOUT_SECONDS", 900)
-if HAVEN_LOGIN_FAILURES < 1 or HAVEN_LOCKOUT_SECONDS < 1:
-    raise ImproperlyConfigured("HAVEN_LOGIN_FAILURES and HAVEN_LOCKOUT_SECONDS must be positive")
+if min(HAVEN_LOGIN_FAILURES, HAVEN_LOGIN_ADDRESS_FAILURES, HAVEN_LOCKOUT_SECONDS) < 1:
+    raise ImproperlyConfigured(
+        "HAVEN_LOGIN_FAILURES, HAVEN_LOGIN_ADDRESS_FAILURES and HAVEN_LOCKOUT_SECONDS must be"
+        " positive"
+    )
 # The name authenticator apps show beside the username.
 OTP_TOTP_ISSUER = env_str("HAVEN_OTP_ISSUER", "Haven")
 # django-otp's own throttle off: its delay doubles with each wrong code, so anyone with the password

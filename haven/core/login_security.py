@@ -2,18 +2,20 @@
 
 A failed password (on Haven's sign-in page or the admin's) and a wrong second-factor code each
 count one failure against the username typed and against the client address
-(haven.tracing.public.client_address, which honours HAVEN_TRUSTED_PROXIES). At
-HAVEN_LOGIN_FAILURES failures within HAVEN_LOCKOUT_SECONDS of each other, that username or address
-is locked out for HAVEN_LOCKOUT_SECONDS: while locked, no password or code is even checked, so the
-answer cannot tell a right password from a wrong one. Unknown usernames are counted and locked
-exactly like known ones, so the answer never tells whether a username exists. The audit record of
-a lockout names the username only when it is an existing user's; anything else typed there (a
-password in the wrong field, say) is recorded as the same keyed hash the counting table holds.
+(haven.tracing.public.client_address, which honours HAVEN_TRUSTED_PROXIES). At HAVEN_LOGIN_FAILURES
+failures of one username, or HAVEN_LOGIN_ADDRESS_FAILURES from one address (higher: a reception
+centre's desks often share one public address, and a few colleagues' typos must not lock the centre
+out), within HAVEN_LOCKOUT_SECONDS of each other, that username or address is locked out for
+HAVEN_LOCKOUT_SECONDS: while locked, no password or code is even checked, so the answer cannot tell
+a right password from a wrong one. Unknown usernames are counted and locked exactly like known
+ones, so the answer never tells whether a username exists. The audit record of a lockout names the
+username only when it is an existing user's; anything else typed there (a password in the wrong
+field, say) is recorded as the same keyed hash the counting table holds.
 
-A successful sign-in clears the username's count (for users who need a second factor, only once
-the code is right: otherwise a stolen password could reset the count of wrong codes). The
-address's count is left to expire, so one working account cannot clear an address that is trying
-many others'.
+A successful sign-in clears the username's count (for users who need a second factor, only once the
+code is right: otherwise a stolen password could reset the count of wrong codes). The address's
+count is left to expire, so one working account cannot clear an address that is trying many
+others'.
 """
 
 import math
@@ -110,7 +112,10 @@ def record_failure(request: HttpRequest, username: str, *, stage: str) -> Lockou
     address; the lockout it starts, if it starts one (audited), or that is already running."""
     now = timezone.now()
     address = client_address(request)
-    limit: int = settings.HAVEN_LOGIN_FAILURES
+    limits: dict[str, int] = {
+        LoginThrottle.Kind.USERNAME: settings.HAVEN_LOGIN_FAILURES,
+        LoginThrottle.Kind.ADDRESS: settings.HAVEN_LOGIN_ADDRESS_FAILURES,
+    }
     lockout: Lockout | None = None
     with transaction.atomic():
         # Counts whose last failure is older than the window have run out, lockouts included.
@@ -128,7 +133,7 @@ def record_failure(request: HttpRequest, username: str, *, stage: str) -> Lockou
                 row.locked_until = None
             row.failures += 1
             row.last_failure_at = now
-            if row.failures >= limit:
+            if row.failures >= limits[kind]:
                 row.locked_until = now + _window()
                 lockout = Lockout(row.locked_until)
                 audit.record(
