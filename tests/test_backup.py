@@ -422,3 +422,70 @@ def test_restore_over_data_needs_force(source: Source, restored: Restored) -> No
     # Replaced by the backup, then audited once: the earlier restore's row went with it.
     assert audit_actions(target, "database.restore") == 1
     assert len(stored_households(target)) == SOURCE_HOUSEHOLDS
+
+
+def test_keep_removes_only_older_backups_haven_named_once_the_new_one_is_sound(
+    source: Source,
+) -> None:
+    """A nightly `haven backup --keep 3` into the default directory: the new backup, verified,
+    and the two newest before it stay; older haven-<time>.tar files go; nothing else there is
+    touched. Bad values are refused before anything is written or removed."""
+    target = source.scratch
+    directory = target.var_dir / "backups"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    older = [directory / f"haven-2026010{day}T020000Z.tar" for day in range(1, 6)]
+    others = [directory / name for name in ("haven-before-upgrade.tar", "notes.txt")]
+    for path in [*older, *others]:
+        path.write_bytes(b"an earlier night's file")
+
+    for bad, complaint in [
+        (["--keep", "0"], "--keep must be at least 1"),
+        (["--keep", "2", "--verify", str(source.backup)], "not with --verify"),
+    ]:
+        refused = run(target, "backup", *bad)
+        assert refused.returncode != 0
+        assert complaint in refused.stderr
+    assert sorted(directory.iterdir()) == sorted([*older, *others])
+
+    made = run(target, "backup", "--keep", "3")
+    assert made.returncode == 0, made.stderr
+    kept = sorted(p for p in directory.iterdir() if p not in others)
+    assert len(kept) == 3
+    new = kept[-1]
+    assert new not in older
+    assert kept[:2] == older[3:]  # the two newest earlier ones
+    assert all(path.exists() for path in others)
+    for path in older[:3]:
+        assert f"removed the older backup {path}" in made.stdout
+    assert run(target, "backup", "--verify", str(new)).returncode == 0
+    ((detail,),) = target.rows(
+        "SELECT detail FROM core_auditevent WHERE action = 'database.backups_pruned'"
+    )
+    pruned = json.loads(detail) if isinstance(detail, str) else detail
+    assert pruned["removed"] == [p.name for p in reversed(older[:3])]
+    assert pruned["newest"] == new.name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name", ["plain", 'with "quotes"', 'x" UNION SELECT 1 --', '"already quoted"', "кирилл ՀՀ"]
+)
+def test_any_table_name_is_counted_as_itself(name: str) -> None:
+    """A table of a backup being checked is named by whoever made the file: its name is quoted
+    whole, never read as SQL."""
+    from django.db import connection
+
+    from haven.core.backup import BackupError, database_figures, quoted_table
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {quoted_table(name)} (x integer)")
+        cursor.execute(f"INSERT INTO {quoted_table(name)} VALUES (1), (2)")  # noqa: S608
+        cursor.execute(f"SELECT COUNT(*) FROM {quoted_table(name)}")  # noqa: S608
+        assert cursor.fetchone() == (2,)
+        tables = connection.introspection.table_names(cursor)
+    assert name in tables
+    figures = database_figures()
+    assert figures[name]["rows"] == 2
+    assert figures[name]["checksum"] is None  # a table no model owns is counted, not checksummed
+    with pytest.raises(BackupError, match="NUL"):
+        quoted_table("a\x00b")

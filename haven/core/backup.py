@@ -142,6 +142,15 @@ def _columns(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     return [f for f in model._meta.concrete_fields if f.column]
 
 
+def quoted_table(name: str) -> str:
+    """A table name quoted for SQL on both databases, whatever it holds: an embedded double quote
+    is doubled. (Django's quote_name leaves a name with quotes in it as it is, and the tables of
+    a backup being checked are named by whoever made the file.)"""
+    if "\x00" in name:
+        raise BackupError(_("a table name holds a NUL character"))
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _user_tables(connection: BaseDatabaseWrapper) -> list[str]:
     with connection.cursor() as cursor:
         names = connection.introspection.table_names(cursor)
@@ -190,8 +199,7 @@ def database_figures(alias: str = "default", expected: Expected | None = None) -
         if model is None or fields is None:
             result.checked = False
             with connection.cursor() as cursor:
-                quoted = connection.ops.quote_name(table)
-                cursor.execute(f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608 - a table name
+                cursor.execute(f"SELECT COUNT(*) FROM {quoted_table(table)}")  # noqa: S608
                 result.rows = int(cursor.fetchone()[0])
         else:
             result.columns = tuple(f.column for f in fields)
@@ -211,8 +219,7 @@ def holds_data(alias: str = "default") -> bool:
     with connection.cursor() as cursor:
         for table in _user_tables(connection):
             if table not in MIGRATE_FILLS:
-                quoted = connection.ops.quote_name(table)
-                cursor.execute(f"SELECT 1 FROM {quoted} LIMIT 1")  # noqa: S608 - a table name
+                cursor.execute(f"SELECT 1 FROM {quoted_table(table)} LIMIT 1")  # noqa: S608
                 if cursor.fetchone() is not None:
                     return True
     return False
@@ -375,9 +382,44 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The name `default_output` gives: only files named so are ever pruned.
+BACKUP_NAME = re.compile(r"haven-\d{8}T\d{6}Z\.tar")
+
+
 def default_output() -> Path:
     stamp = timezone.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path(settings.VAR_DIR) / "backups" / f"haven-{stamp}.tar"
+
+
+def prune_backups(newest: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` newest backups in `newest`'s directory, `newest` (the backup just
+    made, and verified) counted first; the removed files, oldest last. Only files with the name
+    Haven gives its backups (haven-<UTC time>.tar) are counted and removed, never anything else.
+    Audited."""
+    if keep < 1:
+        raise BackupError(_("--keep must be at least 1 (the backup just made)"))
+    newest = newest.resolve()
+    older = sorted(
+        (
+            path
+            for path in newest.parent.iterdir()
+            if BACKUP_NAME.fullmatch(path.name) and path.is_file() and path != newest
+        ),
+        key=lambda path: path.name,  # the UTC time in the name: newest last
+        reverse=True,
+    )
+    removed = older[keep - 1 :]
+    for path in removed:
+        path.unlink()
+    if removed:
+        audit.record(
+            user=None,
+            action="database.backups_pruned",
+            object_type="database",
+            object_uuid=None,
+            detail={"kept": keep, "newest": newest.name, "removed": [p.name for p in removed]},
+        )
+    return removed
 
 
 # --- a second connection on a database file ------------------------------------------------------
