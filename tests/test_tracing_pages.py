@@ -176,3 +176,22 @@ def test_status_notes_on_a_registered_person(client: Client, personas: Personas)
     # Another site's caseworker, and a registrar, see nothing of it.
     bob_page = as_user(client, personas.bob).get(f"/tracing/person/{person.uuid}/notes/")
     assert bob_page.status_code == 404
+
+
+def test_the_queue_is_an_audited_read_of_the_requests_it_shows(
+    client: Client, personas: Personas
+) -> None:
+    as_user(client, personas.dan)
+    client.post("/tracing/new/", FORM)
+    client.post("/tracing/new/", {**FORM, "sought_name": "Арам Арутюнян", "site": "GORIS"})
+    at_kor, at_goris = TracingRequest.objects.order_by("site__code").reverse()
+    assert (at_kor.site, at_goris.site) == (personas.kor, personas.goris)
+
+    as_user(client, personas.carol)  # Kornidzor and Vayk: only the Kornidzor request
+    page = client.get("/tracing/").content.decode()
+    assert at_kor.sought_name in page
+    assert at_goris.sought_name not in page
+
+    event = AuditEvent.objects.get(action="tracing.queue.view", user=personas.carol)
+    assert event.detail == {"requests": [str(at_kor.uuid)]}
+    assert at_kor.sought_name not in str(event.detail)

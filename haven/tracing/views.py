@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from haven.core import audit
 from haven.core.errors import Conflict, InvalidInput, NotFound
 from haven.core.models import Site, User
 from haven.core.selectors import sites_with_personal_data
@@ -50,6 +51,16 @@ def _request_or_404(user: User, request_uuid: UUID, purpose: str) -> TracingRequ
 def queue(request: HttpRequest) -> HttpResponse:
     user = _tracer(request)
     requests = list(selectors.queue_for(user).select_related("site")[:200])
+    if requests:
+        # The sought names are personal data too: which requests this user was shown, one row
+        # per look at the list (each request opened is audited on its own, selectors.request_for).
+        audit.record(
+            user=user,
+            action="tracing.queue.view",
+            object_type="tracing_request",
+            object_uuid=None,
+            detail={"requests": [str(r.uuid) for r in requests]},
+        )
     return render(request, "tracing/queue.html", {"requests": requests})
 
 
