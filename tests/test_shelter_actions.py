@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from haven.core.errors import Conflict, InvalidInput, NotFound
 from haven.core.models import AuditEvent, User
-from haven.registry.actions import register_household
+from haven.registry.actions import close_household, register_household, reopen_household
 from haven.registry.models import Household
 from haven.registry.schemas import HouseholdIn
 from haven.shelter import actions, selectors
+from haven.shelter.allocation import propose, waiting_households
 from haven.shelter.models import Shelter, Stay
 from tests import factories
 from tests.conftest import Personas
@@ -67,6 +68,26 @@ def test_a_household_checks_in_whole_and_out_again(personas: Personas) -> None:
         .order_by("id")
         .values_list("action", flat=True)
     ) == ["shelter.add", "shelter.check_in", "shelter.check_out"]
+
+
+def test_a_closed_case_waits_for_no_bed_and_is_refused_at_check_in(personas: Personas) -> None:
+    shelter = add(personas)
+    departed, waiting = household(personas, 2), household(personas, 1)
+    assert {h.key for h in waiting_households()} == {departed.pk, waiting.pk}
+
+    close_household(household=departed, reason="departed", acting_user=personas.dan)
+
+    assert [h.key for h in waiting_households()] == [waiting.pk]
+    proposal = propose(user=personas.dan)
+    assert [a.household.key for a in proposal.assignments] == [waiting.pk]
+    with pytest.raises(Conflict, match="case is closed: reopen it before checking it in"):
+        actions.check_in(household=departed, shelter=shelter, acting_user=personas.dan)
+    assert not Stay.objects.filter(household=departed).exists()
+    assert not AuditEvent.objects.filter(action="shelter.check_in").exists()
+
+    reopen_household(household=departed, acting_user=personas.dan)
+    actions.check_in(household=departed, shelter=shelter, acting_user=personas.dan)
+    assert actions.occupancy(shelter) == 2
 
 
 def test_a_household_that_does_not_fit_is_refused_and_never_split(personas: Personas) -> None:

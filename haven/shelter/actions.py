@@ -78,10 +78,15 @@ def set_beds(*, shelter: Shelter, beds: int, acting_user: User | None) -> Shelte
 
 
 def check_in(*, household: Household, shelter: Shelter, acting_user: User | None) -> Stay:
-    """Check a whole household in; refused if it would not fit or is already in a shelter."""
+    """Check a whole household in; refused if it would not fit, is already in a shelter or its
+    case is closed (reopen it first: haven.registry.actions.reopen_household)."""
     now = timezone.now()
     with transaction.atomic():
         locked = Shelter.objects.select_for_update().get(pk=shelter.pk)
+        if Household.objects.filter(pk=household.pk, closed_at__isnull=False).exists():
+            raise Conflict(
+                f"household {household.uuid}'s case is closed: reopen it before checking it in"
+            )
         if Stay.objects.filter(household=household, checked_out_at__isnull=True).exists():
             raise Conflict(
                 f"household {household.uuid} is already in a shelter: check it out first"

@@ -540,11 +540,13 @@ def _relative_groups(
 
 def waiting_households() -> list[WaitingHousehold]:
     """The registered households not in a shelter, in registration order, with their needs, their
-    relatives and the province where their relatives already are."""
+    relatives and the province where their relatives already are. A household whose case was
+    closed (departed, resettled, a duplicate; haven.registry.actions.close_household) no longer
+    waits for a bed."""
     staying = Stay.objects.filter(checked_out_at__isnull=True)
     rows = list(
         Household.objects.exclude(pk__in=staying.values("household_id"))
-        .filter(member_count__gt=0)
+        .filter(member_count__gt=0, closed_at__isnull=True)
         .order_by("registered_at", "pk")
         .values_list(
             "pk", "uuid", "member_count", "site__province", "registered_at", "origin_settlement"
