@@ -313,10 +313,23 @@ LOGOUT_REDIRECT_URL = "login"
 HAVEN_LOGIN_FAILURES = env_int("HAVEN_LOGIN_FAILURES", 5)
 HAVEN_LOGIN_ADDRESS_FAILURES = env_int("HAVEN_LOGIN_ADDRESS_FAILURES", 30)
 HAVEN_LOCKOUT_SECONDS = env_int("HAVEN_LOCKOUT_SECONDS", 900)
-if min(HAVEN_LOGIN_FAILURES, HAVEN_LOGIN_ADDRESS_FAILURES, HAVEN_LOCKOUT_SECONDS) < 1:
+# A browser where a user signed in fully is remembered for that user for HAVEN_DEVICE_COOKIE_DAYS
+# (a signed cookie holding keyed hashes, never the username): failures there count against that
+# browser, not the username, so someone who knows a username cannot lock its owner out of the
+# browser they work in (haven.core.login_security).
+HAVEN_DEVICE_COOKIE_DAYS = env_int("HAVEN_DEVICE_COOKIE_DAYS", 180)
+if (
+    min(
+        HAVEN_LOGIN_FAILURES,
+        HAVEN_LOGIN_ADDRESS_FAILURES,
+        HAVEN_LOCKOUT_SECONDS,
+        HAVEN_DEVICE_COOKIE_DAYS,
+    )
+    < 1
+):
     raise ImproperlyConfigured(
-        "HAVEN_LOGIN_FAILURES, HAVEN_LOGIN_ADDRESS_FAILURES and HAVEN_LOCKOUT_SECONDS must be"
-        " positive"
+        "HAVEN_LOGIN_FAILURES, HAVEN_LOGIN_ADDRESS_FAILURES, HAVEN_LOCKOUT_SECONDS and"
+        " HAVEN_DEVICE_COOKIE_DAYS must be positive"
     )
 # The name authenticator apps show beside the username.
 OTP_TOTP_ISSUER = env_str("HAVEN_OTP_ISSUER", "Haven")
@@ -393,6 +406,7 @@ if PRODUCTION:
     # token in it.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+HAVEN_DEVICE_COOKIE_NAME = "__Host-haven_device" if PRODUCTION else "haven_device"
 
 # HTTPS. In production TLS ends at a reverse proxy in front of Haven; every request that reached
 # Haven over plain HTTP is redirected to HTTPS, and browsers are told to use nothing but HTTPS for

@@ -511,3 +511,116 @@ def test_devices_are_not_edited_in_the_admin(personas: Personas) -> None:
     totp_device(personas.carol)
     client = sign_in(Client(), personas.admin)
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+
+
+# --- the remembered browser ---------------------------------------------------------------------
+
+DEVICE_COOKIE = "haven_device"
+
+
+def _lock_out(username: str, address: str = "203.0.113.66") -> None:
+    """Someone else, elsewhere, who knows the username: five wrong passwords."""
+    for _ in range(5):
+        last = _sign_in(_client(address), username, "wrong")
+    assert last.status_code == 429
+
+
+def test_someone_who_knows_her_username_cannot_lock_her_out_of_her_own_browser(
+    personas: Personas,
+) -> None:
+    desk = _client("192.0.2.30")
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+    cookie = desk.cookies[DEVICE_COOKIE]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert int(cookie["max-age"]) == 180 * 86400
+    assert "alice" not in cookie.value
+    desk.post("/logout/")
+
+    _lock_out("alice")
+
+    # A new browser, even at her desk's address, meets the username's lockout ...
+    assert _sign_in(_client("192.0.2.30"), "alice", PASSWORD).status_code == 429
+    # ... her own browser does not, from wherever it is.
+    for address in ["192.0.2.30", "198.51.100.31"]:
+        desk.defaults["REMOTE_ADDR"] = address
+        assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+        assert _signed_in_as(desk) == "alice"
+        desk.post("/logout/")
+
+
+def test_wrong_passwords_on_a_remembered_browser_lock_that_browser_not_the_username(
+    personas: Personas,
+) -> None:
+    desk = _client("192.0.2.32")
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+    desk.post("/logout/")
+
+    for _ in range(4):
+        assert _sign_in(desk, "alice", "wrong").status_code == 200
+    assert _sign_in(desk, "alice", "wrong").status_code == 429
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 429
+    event = AuditEvent.objects.get(action="login.locked_out")
+    assert (event.detail["locked"], event.detail["username"]) == ("device", "alice")
+    # The username itself was never counted: another browser signs in.
+    assert not LoginThrottle.objects.filter(kind=LoginThrottle.Kind.USERNAME).exists()
+    assert _sign_in(_client("192.0.2.33"), "alice", PASSWORD).status_code == 302
+
+
+def test_a_shared_desk_remembers_each_of_its_users(personas: Personas) -> None:
+    desk = _client("192.0.2.34")
+    for username in ["alice", "bob"]:
+        assert _sign_in(desk, username, PASSWORD).status_code == 302
+        desk.post("/logout/")
+    _lock_out("alice")
+    _lock_out("bob", "203.0.113.67")
+
+    for username in ["alice", "bob"]:
+        assert _sign_in(desk, username, PASSWORD).status_code == 302
+        assert _signed_in_as(desk) == username
+        desk.post("/logout/")
+    # Remembering bob did not make the desk remember anyone else.
+    assert _sign_in(desk, "erin", PASSWORD).status_code == 302  # erin was never locked
+    _lock_out("carol", "203.0.113.68")
+    assert _sign_in(desk, "carol", PASSWORD).status_code == 429
+
+
+def test_a_forged_altered_or_another_users_cookie_counts_for_nothing(personas: Personas) -> None:
+    bobs = _client("192.0.2.35")
+    assert _sign_in(bobs, "bob", PASSWORD).status_code == 302
+    genuine = bobs.cookies[DEVICE_COOKIE].value
+    _lock_out("alice")
+
+    for value in [genuine, genuine[:-3] + "abc", "W10:1tXXXX:forged", "not-a-cookie"]:
+        client = _client("192.0.2.36")
+        client.cookies[DEVICE_COOKIE] = value
+        assert _sign_in(client, "alice", PASSWORD).status_code == 429, value
+
+
+def test_a_remembered_browser_is_forgotten_after_its_days(
+    personas: Personas, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = _client("192.0.2.37")
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+    desk.post("/logout/")
+    _lock_out("alice")
+    later = time.time() + 181 * 86400
+    monkeypatch.setattr("django.core.signing.time.time", lambda: later)
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 429
+
+
+def test_a_user_with_a_second_factor_is_remembered_only_once_the_code_is_right(
+    personas: Personas,
+) -> None:
+    device = totp_device(personas.dan)
+    desk = _client("192.0.2.38")
+    assert _sign_in(desk, "dan", PASSWORD).status_code == 302
+    assert DEVICE_COOKIE not in desk.cookies  # the password alone is not a complete sign-in
+    assert desk.post(CODE, {"code": totp_code(device)}).status_code == 302
+    assert DEVICE_COOKIE in desk.cookies
+    desk.post("/logout/")
+
+    _lock_out("dan")
+    assert _sign_in(desk, "dan", PASSWORD).status_code == 302
+    assert desk.post(CODE, {"code": totp_code(device)}).status_code == 302
+    assert desk.get("/registrations/").status_code == 200

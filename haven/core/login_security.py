@@ -16,15 +16,26 @@ A successful sign-in clears the username's count (for users who need a second fa
 code is right: otherwise a stolen password could reset the count of wrong codes). The address's
 count is left to expire, so one working account cannot clear an address that is trying many
 others'.
+
+A browser where a user signed in fully is remembered for that user (OWASP's "device cookies"): a
+cookie signed with the secret key, holding for each user who signed in there (up to ten: desks are
+shared) a keyed hash of the username and a random nonce, renewed at each sign-in, valid for
+HAVEN_DEVICE_COOKIE_DAYS. A sign-in to that username from that browser counts its failures against
+the browser (HAVEN_LOGIN_FAILURES too) instead of against the username, and is not stopped by the
+username's lockout: whoever knows a username can lock it out of every other browser, never out of
+the one its owner works in. The address's count applies as always. A forged, altered, expired or
+other user's cookie counts for nothing.
 """
 
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import ngettext
@@ -69,6 +80,58 @@ def _address_key(address: str) -> str:
     return salted_hmac(_HASH_SALT, f"address:{address}").hexdigest()
 
 
+_DEVICE_SALT = "haven.core.login_security.device"
+MAX_REMEMBERED = 10  # users remembered by one browser: a desk is shared, shift after shift
+
+
+def _device_key(nonce: str) -> str:
+    return salted_hmac(_HASH_SALT, f"device:{nonce}").hexdigest()
+
+
+def _remembered(request: HttpRequest) -> list[tuple[str, str]]:
+    """The (username hash, nonce) pairs of the request's device cookie; [] when it has none or
+    one that is forged, altered or expired."""
+    raw = request.COOKIES.get(settings.HAVEN_DEVICE_COOKIE_NAME, "")
+    if not raw:
+        return []
+    try:
+        value = signing.loads(
+            raw, salt=_DEVICE_SALT, max_age=timedelta(days=settings.HAVEN_DEVICE_COOKIE_DAYS)
+        )
+    except signing.BadSignature:  # SignatureExpired is one
+        return []
+    if not isinstance(value, list):
+        return []
+    return [
+        (entry[0], entry[1])
+        for entry in value[:MAX_REMEMBERED]
+        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)
+    ]
+
+
+def _device_nonce(request: HttpRequest, username: str) -> str | None:
+    """The nonce by which this browser remembers `username`, if it does."""
+    user_key = _username_key(username)
+    return next((nonce for key, nonce in _remembered(request) if key == user_key), None)
+
+
+def remember_device(request: HttpRequest, response: HttpResponse, username: str) -> None:
+    """After a complete sign-in: this browser remembers `username` (with a fresh nonce), and
+    keeps the others it remembers, newest first, up to MAX_REMEMBERED."""
+    user_key = _username_key(username)
+    entries = [[user_key, secrets.token_urlsafe(16)]] + [
+        [key, nonce] for key, nonce in _remembered(request) if key != user_key
+    ]
+    response.set_cookie(
+        settings.HAVEN_DEVICE_COOKIE_NAME,
+        signing.dumps(entries[:MAX_REMEMBERED], salt=_DEVICE_SALT, compress=True),
+        max_age=settings.HAVEN_DEVICE_COOKIE_DAYS * 86400,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 def _known_username(username: str) -> str | None:
     """The stored username of the user `username` names, folded as the lockout folds it; None
     when no user has it (then it may be a mistyped password, and is not kept in the clear)."""
@@ -90,14 +153,18 @@ def _audited_username(username: str) -> dict[str, str]:
 
 
 def _keys(request: HttpRequest, username: str) -> list[tuple[str, str]]:
-    return [
-        (LoginThrottle.Kind.USERNAME, _username_key(username)),
-        (LoginThrottle.Kind.ADDRESS, _address_key(client_address(request))),
-    ]
+    nonce = _device_nonce(request, username)
+    first = (
+        (LoginThrottle.Kind.DEVICE, _device_key(nonce))
+        if nonce is not None
+        else (LoginThrottle.Kind.USERNAME, _username_key(username))
+    )
+    return [first, (LoginThrottle.Kind.ADDRESS, _address_key(client_address(request)))]
 
 
 def current_lockout(request: HttpRequest, username: str) -> Lockout | None:
-    """The lockout on this username or on the request's address, whichever lasts longer."""
+    """The lockout on this username (or, on a browser that remembers it, on that browser) or on
+    the request's address, whichever lasts longer."""
     now = timezone.now()
     until: datetime | None = None
     for kind, key in _keys(request, username):
@@ -114,6 +181,7 @@ def record_failure(request: HttpRequest, username: str, *, stage: str) -> Lockou
     address = client_address(request)
     limits: dict[str, int] = {
         LoginThrottle.Kind.USERNAME: settings.HAVEN_LOGIN_FAILURES,
+        LoginThrottle.Kind.DEVICE: settings.HAVEN_LOGIN_FAILURES,
         LoginThrottle.Kind.ADDRESS: settings.HAVEN_LOGIN_ADDRESS_FAILURES,
     }
     lockout: Lockout | None = None
@@ -155,8 +223,13 @@ def record_failure(request: HttpRequest, username: str, *, stage: str) -> Lockou
     return lockout
 
 
-def record_success(username: str) -> None:
-    """A complete sign-in: the username's failures are forgotten."""
+def record_success(request: HttpRequest, username: str) -> None:
+    """A complete sign-in: the username's failures, and this browser's for it, are forgotten."""
     LoginThrottle.objects.filter(
         kind=LoginThrottle.Kind.USERNAME, key=_username_key(username)
     ).delete()
+    nonce = _device_nonce(request, username)
+    if nonce is not None:
+        LoginThrottle.objects.filter(
+            kind=LoginThrottle.Kind.DEVICE, key=_device_key(nonce)
+        ).delete()

@@ -111,7 +111,8 @@ class ApiToken(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed sign-ins counted for one username or one client address, and the lockout they earn.
+    """Failed sign-ins counted for one username, one client address or one remembered browser
+    (haven.core.login_security), and the lockout they earn.
 
     In the database, not in a worker's memory, so that every worker process of a deployment counts
     the same failures. The username or address is stored only as a keyed hash: a mistyped password
@@ -121,9 +122,12 @@ class LoginThrottle(models.Model):
     class Kind(models.TextChoices):
         USERNAME = "username", _("username")
         ADDRESS = "address", _("client address")
+        DEVICE = "device", _("remembered browser")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    key = models.CharField(max_length=64, help_text=_("Keyed hash of the username or address"))
+    key = models.CharField(
+        max_length=64, help_text=_("Keyed hash of the username, address or browser")
+    )
     failures = models.PositiveIntegerField(default=0)
     last_failure_at = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)

@@ -33,7 +33,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from haven.core import audit
-from haven.core.login_security import Lockout, current_lockout, record_failure, record_success
+from haven.core.login_security import (
+    Lockout,
+    current_lockout,
+    record_failure,
+    record_success,
+    remember_device,
+)
 from haven.core.models import User
 from haven.core.second_factor import confirmed_device, is_verified, requires_second_factor
 
@@ -61,7 +67,7 @@ class SignInForm(AuthenticationForm):
                 raise ValidationError(lockout.message(), code="locked_out") from None
             raise
         if not requires_second_factor(self.get_user()):
-            record_success(username)
+            record_success(self.request, username)
         return cleaned
 
 
@@ -72,6 +78,13 @@ class AdminSignInForm(SignInForm, AdminAuthenticationForm):
 class SignInView(LoginView):
     template_name = "core/login.html"
     authentication_form = SignInForm
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        user = form.get_user()
+        if not requires_second_factor(user):  # else once the code is right (_signed_in)
+            remember_device(self.request, response, user.get_username())
+        return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
@@ -115,8 +128,10 @@ def _signed_in(request: HttpRequest, user: User, device: TOTPDevice, next_url: s
     django_otp.login(request, device)
     # A new session key for the now fully signed-in session, as Django's login() does.
     request.session.cycle_key()
-    record_success(user.get_username())
-    return redirect(next_url)
+    record_success(request, user.get_username())
+    response = redirect(next_url)
+    remember_device(request, response, user.get_username())
+    return response
 
 
 def _wrong_code(request: HttpRequest, user: User, form: CodeForm) -> Lockout | None:
