@@ -13,6 +13,7 @@ from haven.assistance import actions, payments
 from haven.assistance.entitlements import age_on, compute, eligible_identity, period_start
 from haven.assistance.models import Entitlement, Payment, PaymentList, Programme
 from haven.assistance.payments import create_list
+from haven.assistance.selectors import held_count
 from haven.core.errors import Conflict, InvalidInput
 from haven.core.models import AuditEvent
 from haven.identity.actions import decide_pairs, undo_decision
@@ -463,3 +464,32 @@ def test_a_case_closed_after_the_entitlements_were_computed_is_left_off_the_list
         == departing_ids
     )
     assert again.left_off == {"already_paid": 1}
+
+
+def test_an_identity_still_served_by_an_open_record_is_paid_and_closed_ones_are_not_held(
+    personas: Personas,
+) -> None:
+    """Her paid record's household closed as a duplicate (she was registered twice): she is still
+    owed through her open records, and listed. d and e, a possible duplicate the programme holds,
+    departed: not listed, and no longer waiting for a caseworker on the held page."""
+    registry = Registry(personas)
+    registry.link_automatically("abc")  # one woman registered at three sites
+    registry.pair("de", Status.PENDING, probability=0.9)
+    grant = programme(personas)  # holds possible duplicates
+    compute(programme=grant, period=1, acting_user=personas.dan)
+    woman = registry.identity("a")
+    payee = Entitlement.objects.get(programme=grant, person__identity=woman).person
+    assert held_count(grant) == 2
+
+    close_household(household=payee.household, reason="duplicate", acting_user=personas.dan)
+    for label in "de":
+        close_household(
+            household=registry.people[label].household, reason="departed", acting_user=personas.dan
+        )
+
+    assert held_count(grant) == 0
+    made = create_list(programme=grant, period=1, acting_user=personas.dan)
+    listed = set(Payment.objects.filter(payment_list=made).values_list("identity", flat=True))
+    assert woman in listed
+    assert made.left_off == {"closed": 2}
+    assert made.payments == 1

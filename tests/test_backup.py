@@ -434,13 +434,25 @@ def test_keep_removes_only_older_backups_haven_named_once_the_new_one_is_sound(
     directory = target.var_dir / "backups"
     directory.mkdir(mode=0o700, exist_ok=True)
     older = [directory / f"haven-2026010{day}T020000Z.tar" for day in range(1, 6)]
-    others = [directory / name for name in ("haven-before-upgrade.tar", "notes.txt")]
+    # Not Haven's own name; a backup another run made later than this one (its name's time is
+    # ahead); a symbolic link named like a backup: none is counted or removed.
+    others = [
+        directory / name
+        for name in ("haven-before-upgrade.tar", "notes.txt", "haven-29991231T000000Z.tar")
+    ]
     for path in [*older, *others]:
         path.write_bytes(b"an earlier night's file")
+    link = directory / "haven-20251231T020000Z.tar"
+    link.symlink_to(others[1])
+    others.append(link)
 
     for bad, complaint in [
         (["--keep", "0"], "--keep must be at least 1"),
         (["--keep", "2", "--verify", str(source.backup)], "not with --verify"),
+        (
+            ["--keep", "1", "--output", str(directory / "nightly.tar")],
+            "--keep counts only backups named haven-<UTC time>.tar",
+        ),
     ]:
         refused = run(target, "backup", *bad)
         assert refused.returncode != 0

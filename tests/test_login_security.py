@@ -58,6 +58,8 @@ def _signed_in_as(client: Client) -> str:
 @pytest.fixture(autouse=True)
 def _default_limits(settings: Any) -> None:
     settings.HAVEN_LOGIN_FAILURES = 5
+    settings.HAVEN_LOGIN_ADDRESS_FAILURES = 30
+    settings.HAVEN_DEVICE_COOKIE_DAYS = 180
     settings.HAVEN_LOCKOUT_SECONDS = 900
     settings.HAVEN_TRUSTED_PROXIES = 0
 

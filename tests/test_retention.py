@@ -241,9 +241,15 @@ def test_a_negative_period_is_refused_when_the_settings_are_read(tmp_path: Path)
 def test_a_household_in_an_open_shelter_stay_is_kept(
     personas: Personas, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    household = closed_household(personas, monkeypatch, days=800)
+    """Checked in, then its case closed (it left without being checked out): kept until the
+    stay is closed too. (A closed case cannot be checked in: haven.shelter.actions.check_in.)"""
+    household = register(personas.alice, "KOR", [HASMIK, ARAM], phone=HOUSEHOLD_PHONE)
     shelter = add_shelter(personas)
     shelter_actions.check_in(household=household, shelter=shelter, acting_user=personas.dan)
+    with clock_at(monkeypatch, days_ago(800)):
+        household = actions.close_household(
+            household=household, reason="departed", acting_user=personas.dan
+        )
     before = person_rows(household)
     report = run()
     assert report["anonymised"]["households"] == 0

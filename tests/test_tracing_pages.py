@@ -192,6 +192,9 @@ def test_the_queue_is_an_audited_read_of_the_requests_it_shows(
     assert at_kor.sought_name in page
     assert at_goris.sought_name not in page
 
-    event = AuditEvent.objects.get(action="tracing.queue.view", user=personas.carol)
-    assert event.detail == {"requests": [str(at_kor.uuid)]}
-    assert at_kor.sought_name not in str(event.detail)
+    event = AuditEvent.objects.get(action="tracing.request.listed", user=personas.carol)
+    assert (event.object_uuid, event.record_site_id) == (at_kor.uuid, personas.kor.pk)
+    assert event.detail == {"via": "queue"}
+    assert not AuditEvent.objects.filter(
+        action="tracing.request.listed", object_uuid=at_goris.uuid
+    ).exists()

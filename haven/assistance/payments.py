@@ -9,8 +9,10 @@ since the entitlements were computed:
 - two entitlements whose records are now one identity are listed once ("linked");
 - an identity with a possible duplicate awaiting review is left off where the programme's policy
   is to hold ("held"), or listed and flagged for a caseworker where it is to pay;
-- a record whose household's case was closed since the entitlements were computed (departed,
-  deceased, a duplicate; haven.registry.actions.close_household) is left off ("closed").
+- an identity none of whose records is in an open case any more (its households' cases were
+  closed since the entitlements were computed: departed, deceased, a duplicate;
+  haven.registry.actions.close_household) is left off ("closed"). One whose paid record's case
+  was closed as a duplicate but who has another record in an open case is still paid.
 
 The database holds the same rule (`Payment.payment_once`: one live payment per benefit, period
 and identity), so two lists made at once cannot both pay one person: the second fails whole.
@@ -26,12 +28,13 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from haven.assistance.entitlements import check_period, identities_in_review
+from haven.assistance.entitlements import OPEN_CASE, check_period, identities_in_review
 from haven.assistance.models import Entitlement, Payment, PaymentList, Programme
 from haven.core import audit
 from haven.core.bulk import insert_rows
 from haven.core.errors import Conflict, FieldError, InvalidInput
 from haven.core.models import User
+from haven.registry.models import Person
 
 LIVE = (Payment.Status.LISTED, Payment.Status.PAID)
 WRITE_CHUNK = 20_000
@@ -119,21 +122,28 @@ def create_list(*, programme: Programme, period: int, acting_user: User | None) 
             listed: set[Any] = set()
             batch: list[dict[str, Any]] = []
             count = total = flagged = 0
-            entitlements = (
-                Entitlement.objects.filter(programme=programme, period=period)
-                .order_by("pk")
-                .values_list(
-                    "pk", "person_id", "person__identity", "amount", "person__household__closed_at"
-                )
+            owed = Entitlement.objects.filter(programme=programme, period=period)
+            # Identities of entitlements whose record's case was closed, that are still served
+            # through another record in an open case (read as one subquery: closing is rare).
+            still_open = set(
+                Person.objects.filter(
+                    OPEN_CASE,
+                    identity__in=owed.filter(person__household__closed_at__isnull=False).values(
+                        "person__identity"
+                    ),
+                ).values_list("identity", flat=True)
+            )
+            entitlements = owed.order_by("pk").values_list(
+                "pk", "person_id", "person__identity", "amount", "person__household__closed_at"
             )
             for entitlement_id, person_id, identity, amount, closed_at in entitlements.iterator(
                 chunk_size=WRITE_CHUNK
             ):
-                if closed_at is not None:
-                    left_off["closed"] += 1
-                    continue
                 if identity in paid:
                     left_off["already_paid"] += 1
+                    continue
+                if closed_at is not None and identity not in still_open:
+                    left_off["closed"] += 1
                     continue
                 if identity in listed:
                     left_off["linked"] += 1

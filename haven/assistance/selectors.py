@@ -14,6 +14,7 @@ from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from haven.assistance.entitlements import OPEN_CASE
 from haven.assistance.models import Entitlement, Payment, PaymentList, Programme
 from haven.core import audit
 from haven.core.errors import NotFound
@@ -67,12 +68,19 @@ def identities_in_review_query() -> QuerySet[Person, Any]:
 
 def held_entitlements() -> QuerySet[Entitlement]:
     """Entitlements not paid because their identity awaits a possible-duplicate decision and
-    their programme holds such payments (read now: a decision made since releases them)."""
+    their programme holds such payments (read now: a decision made since releases them). An
+    identity with no record in an open case any more is not shown: no list will pay it
+    (haven.assistance.payments, "closed")."""
     live = Payment.objects.filter(entitlement=OuterRef("pk"), status__in=LIVE)
-    return Entitlement.objects.filter(
-        programme__possible_duplicates=Programme.PossibleDuplicates.HOLD,
-        person__identity__in=identities_in_review_query(),
-    ).filter(~Exists(live))
+    served = Person.objects.filter(OPEN_CASE, identity=OuterRef("person__identity"))
+    return (
+        Entitlement.objects.filter(
+            programme__possible_duplicates=Programme.PossibleDuplicates.HOLD,
+            person__identity__in=identities_in_review_query(),
+        )
+        .filter(~Exists(live))
+        .filter(Exists(served))
+    )
 
 
 def held_count(programme: Programme) -> int:

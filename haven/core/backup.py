@@ -391,26 +391,52 @@ def default_output() -> Path:
     return Path(settings.VAR_DIR) / "backups" / f"haven-{stamp}.tar"
 
 
-def prune_backups(newest: Path, keep: int) -> list[Path]:
-    """Remove all but the `keep` newest backups in `newest`'s directory, `newest` (the backup just
-    made, and verified) counted first; the removed files, oldest last. Only files with the name
-    Haven gives its backups (haven-<UTC time>.tar) are counted and removed, never anything else.
-    Audited."""
+def check_prunable(output: Path | None, keep: int) -> None:
+    """Refuse `--keep` that pruning could not honour, before any backup is made: fewer than one,
+    or an output not named as Haven names its backups (it would never be pruned itself, and a
+    nightly job would overwrite it while removing the dated ones)."""
     if keep < 1:
         raise BackupError(_("--keep must be at least 1 (the backup just made)"))
+    if output is not None and not BACKUP_NAME.fullmatch(output.name):
+        raise BackupError(
+            _(
+                "--keep counts only backups named haven-<UTC time>.tar (such as"
+                " haven-20231001T020000Z.tar), and %(name)s is not: leave --output out, or give"
+                " the directory a file named so"
+            )
+            % {"name": output.name}
+        )
+
+
+def prune_backups(newest: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` newest backups in `newest`'s directory, `newest` (the backup just
+    made, and verified) counted first; the removed files, newest first. Only regular files with
+    the name Haven gives its backups (haven-<UTC time>.tar) and an earlier time than `newest`
+    are counted and removed (never a symbolic link, never a backup that another run made since);
+    nothing else. Audited, also when a removal fails part way."""
+    check_prunable(newest, keep)
     newest = newest.resolve()
     older = sorted(
         (
             path
             for path in newest.parent.iterdir()
-            if BACKUP_NAME.fullmatch(path.name) and path.is_file() and path != newest
+            if BACKUP_NAME.fullmatch(path.name)
+            and path.name < newest.name
+            and not path.is_symlink()
+            and path.is_file()
         ),
-        key=lambda path: path.name,  # the UTC time in the name: newest last
+        key=lambda path: path.name,  # the UTC time in the name
         reverse=True,
     )
-    removed = older[keep - 1 :]
-    for path in removed:
-        path.unlink()
+    removed: list[Path] = []
+    failure: OSError | None = None
+    for path in older[keep - 1 :]:
+        try:
+            path.unlink()
+        except OSError as exc:
+            failure = exc
+            break
+        removed.append(path)
     if removed:
         audit.record(
             user=None,
@@ -418,6 +444,11 @@ def prune_backups(newest: Path, keep: int) -> list[Path]:
             object_type="database",
             object_uuid=None,
             detail={"kept": keep, "newest": newest.name, "removed": [p.name for p in removed]},
+        )
+    if failure is not None:
+        raise BackupError(
+            _("the new backup is sound, but an older one could not be removed: %(why)s")
+            % {"why": failure}
         )
     return removed
 

@@ -83,7 +83,14 @@ def check_in(*, household: Household, shelter: Shelter, acting_user: User | None
     now = timezone.now()
     with transaction.atomic():
         locked = Shelter.objects.select_for_update().get(pk=shelter.pk)
-        if Household.objects.filter(pk=household.pk, closed_at__isnull=False).exists():
+        # The household's row locked too: a case closed at this moment waits for the check-in,
+        # or the check-in sees it closed (haven.registry.actions.close_household locks it).
+        closed_at = (
+            Household.objects.select_for_update()
+            .values_list("closed_at", flat=True)
+            .get(pk=household.pk)
+        )
+        if closed_at is not None:
             raise Conflict(
                 f"household {household.uuid}'s case is closed: reopen it before checking it in"
             )

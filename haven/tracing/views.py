@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from haven.core import audit
+from haven.core.bulk import insert_rows
 from haven.core.errors import Conflict, InvalidInput, NotFound
-from haven.core.models import Site, User
+from haven.core.models import AuditEvent, Site, User
 from haven.core.selectors import sites_with_personal_data
 from haven.identity.reasons import reason_text
 from haven.registry.models import Person
@@ -51,16 +52,24 @@ def _request_or_404(user: User, request_uuid: UUID, purpose: str) -> TracingRequ
 def queue(request: HttpRequest) -> HttpResponse:
     user = _tracer(request)
     requests = list(selectors.queue_for(user).select_related("site")[:200])
-    if requests:
-        # The sought names are personal data too: which requests this user was shown, one row
-        # per look at the list (each request opened is audited on its own, selectors.request_for).
-        audit.record(
-            user=user,
-            action="tracing.queue.view",
-            object_type="tracing_request",
-            object_uuid=None,
-            detail={"requests": [str(r.uuid) for r in requests]},
-        )
+    # The sought names are personal data too: one audit row per request shown, in that request's
+    # own trail (opening one is audited apart, selectors.request_for).
+    now = timezone.now()
+    insert_rows(
+        AuditEvent,
+        [
+            audit.audit_row(
+                user=user,
+                action="tracing.request.listed",
+                object_type="tracing_request",
+                object_uuid=r.uuid,
+                site_id=r.site_id,
+                detail={"via": "queue"},
+                at=now,
+            )
+            for r in requests
+        ],
+    )
     return render(request, "tracing/queue.html", {"requests": requests})
 
 

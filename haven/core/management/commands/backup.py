@@ -7,7 +7,7 @@ haven/core/backup.py.
 
 `--keep N` (for a nightly job): once the new backup is written and verified, only the N newest
 backups Haven named itself (haven-<UTC time>.tar) in its directory are kept, the new one
-counted; nothing else there is touched.
+counted; nothing else there is touched (an --output named otherwise is refused with --keep).
 """
 
 from argparse import ArgumentParser
@@ -17,7 +17,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from haven.core.backup import BackupError, make_backup, prune_backups, verify_backup
+from haven.core.backup import (
+    BackupError,
+    check_prunable,
+    make_backup,
+    prune_backups,
+    verify_backup,
+)
 
 
 class Command(BaseCommand):
@@ -53,10 +59,10 @@ class Command(BaseCommand):
         keep: int | None = options["keep"]
         if keep is not None and options["verify"] is not None:
             raise CommandError(_("--keep goes with making a backup, not with --verify"))
-        if keep is not None and keep < 1:
-            raise CommandError(_("--keep must be at least 1 (the backup just made)"))
         removed = []
         try:
+            if keep is not None:
+                check_prunable(options["output"], keep)
             if options["verify"] is not None:
                 backup = verify_backup(options["verify"])
                 message = _("%(path)s is a sound backup: %(tables)d tables, %(rows)d rows")
