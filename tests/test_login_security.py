@@ -8,11 +8,13 @@ from html import unescape
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.core import signing
 from django.core.management import call_command
 from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from haven.core import login_security
 from haven.core.models import AuditEvent, LoginThrottle, User
 from tests.api_support import token_for
 from tests.conftest import PASSWORD, Personas, sign_in, totp_code, totp_device
@@ -536,7 +538,11 @@ def test_someone_who_knows_her_username_cannot_lock_her_out_of_her_own_browser(
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
     assert int(cookie["max-age"]) == 180 * 86400
-    assert "alice" not in cookie.value
+    entries = signing.loads(cookie.value, salt="haven.core.login_security.device")
+    assert len(entries) == 1
+    assert not any(
+        part in str(entries) for part in ("alice", login_security._username_key("alice"))
+    )
     desk.post("/logout/")
 
     _lock_out("alice")
@@ -626,3 +632,49 @@ def test_a_user_with_a_second_factor_is_remembered_only_once_the_code_is_right(
     assert _sign_in(desk, "dan", PASSWORD).status_code == 302
     assert desk.post(CODE, {"code": totp_code(device)}).status_code == 302
     assert desk.get("/registrations/").status_code == 200
+
+
+def test_her_sign_in_does_not_end_the_lockout_someone_else_started(personas: Personas) -> None:
+    desk = _client("192.0.2.40")
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+    desk.post("/logout/")
+    _lock_out("alice")
+
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+    # Whoever locked it gets no fresh guesses: the right password is still not even checked.
+    assert _sign_in(_client("203.0.113.66"), "alice", PASSWORD).status_code == 429
+
+
+def test_the_address_limit_holds_on_a_remembered_browser(personas: Personas, settings: Any) -> None:
+    settings.HAVEN_LOGIN_ADDRESS_FAILURES = 5
+    desk = _client("192.0.2.41")
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+    desk.post("/logout/")
+    for username in ["u1", "u2", "u3", "u4", "u5"]:
+        _sign_in(_client("192.0.2.41"), username, "wrong")
+
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 429
+    assert _signed_in_as(desk) == ""
+
+
+def test_each_users_entry_lapses_on_its_own_however_often_others_sign_in(
+    personas: Personas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = _client("192.0.2.42")
+    start = time.time()
+
+    def on_day(day: int) -> None:
+        monkeypatch.setattr(time, "time", lambda: start + day * 86400)
+
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 302
+    desk.post("/logout/")
+    for day in (100, 179):  # bob signs in at the desk; the cookie is written anew each time
+        on_day(day)
+        assert _sign_in(desk, "bob", PASSWORD).status_code == 302
+        desk.post("/logout/")
+
+    on_day(181)
+    _lock_out("alice")
+    _lock_out("bob", "203.0.113.67")
+    assert _sign_in(desk, "alice", PASSWORD).status_code == 429  # signed in there 181 days ago
+    assert _sign_in(desk, "bob", PASSWORD).status_code == 302  # 2 days ago

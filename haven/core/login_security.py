@@ -19,16 +19,20 @@ others'.
 
 A browser where a user signed in fully is remembered for that user (OWASP's "device cookies"): a
 cookie signed with the secret key, holding for each user who signed in there (up to ten: desks are
-shared) a keyed hash of the username and a random nonce, renewed at each sign-in, valid for
-HAVEN_DEVICE_COOKIE_DAYS. A sign-in to that username from that browser counts its failures against
-the browser (HAVEN_LOGIN_FAILURES too) instead of against the username, and is not stopped by the
-username's lockout: whoever knows a username can lock it out of every other browser, never out of
-the one its owner works in. The address's count applies as always. A forged, altered, expired or
-other user's cookie counts for nothing.
+shared) a random nonce, a keyed hash of the username with that nonce, and the time of that user's
+sign-in; each user's entry is renewed (a new nonce) at their own sign-in there and lapses
+HAVEN_DEVICE_COOKIE_DAYS after it. A sign-in to that username from that browser counts its
+failures against the browser (HAVEN_LOGIN_FAILURES too) instead of against the username, and is
+not stopped by the username's lockout: whoever knows a username, elsewhere, cannot lock its owner
+out of the browser they work in by it (the address's count applies as always, and failures typed
+in that browser lock it). A forged, altered, lapsed or other user's entry counts for nothing. A
+copy of the cookie taken from that browser has guesses of its own until it lapses (nothing of the
+nonce is kept on the server); the address's count still bounds them.
 """
 
 import math
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -88,43 +92,63 @@ def _device_key(nonce: str) -> str:
     return salted_hmac(_HASH_SALT, f"device:{nonce}").hexdigest()
 
 
-def _remembered(request: HttpRequest) -> list[tuple[str, str]]:
-    """The (username hash, nonce) pairs of the request's device cookie; [] when it has none or
-    one that is forged, altered or expired."""
+# One entry of the cookie: [entry key, nonce, when signed in (Unix seconds)]. The entry key is a
+# keyed hash of the username's key and the nonce, so that two browsers' cookies do not show that
+# one person signed in at both, and nothing in the cookie is the lockout table's username key.
+Entry = tuple[str, str, int]
+
+
+def _entry_key(user_key: str, nonce: str) -> str:
+    return salted_hmac(_HASH_SALT, f"remembered:{user_key}:{nonce}").hexdigest()[:32]
+
+
+def _remembered(request: HttpRequest) -> list[Entry]:
+    """The entries of the request's device cookie still within HAVEN_DEVICE_COOKIE_DAYS of their
+    own sign-in; [] when it has none or one that is forged or altered."""
     raw = request.COOKIES.get(settings.HAVEN_DEVICE_COOKIE_NAME, "")
     if not raw:
         return []
+    days = timedelta(days=settings.HAVEN_DEVICE_COOKIE_DAYS)
     try:
-        value = signing.loads(
-            raw, salt=_DEVICE_SALT, max_age=timedelta(days=settings.HAVEN_DEVICE_COOKIE_DAYS)
-        )
+        value = signing.loads(raw, salt=_DEVICE_SALT, max_age=days)
     except signing.BadSignature:  # SignatureExpired is one
         return []
     if not isinstance(value, list):
         return []
+    oldest = time.time() - days.total_seconds()
     return [
-        (entry[0], entry[1])
+        (entry[0], entry[1], entry[2])
         for entry in value[:MAX_REMEMBERED]
-        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)
+        if isinstance(entry, list)
+        and len(entry) == 3
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], str)
+        and isinstance(entry[2], int)
+        and entry[2] >= oldest  # each user's entry lapses on its own, however often others sign in
     ]
 
 
 def _device_nonce(request: HttpRequest, username: str) -> str | None:
     """The nonce by which this browser remembers `username`, if it does."""
     user_key = _username_key(username)
-    return next((nonce for key, nonce in _remembered(request) if key == user_key), None)
+    return next(
+        (nonce for key, nonce, _at in _remembered(request) if key == _entry_key(user_key, nonce)),
+        None,
+    )
 
 
 def remember_device(request: HttpRequest, response: HttpResponse, username: str) -> None:
-    """After a complete sign-in: this browser remembers `username` (with a fresh nonce), and
-    keeps the others it remembers, newest first, up to MAX_REMEMBERED."""
+    """After a complete sign-in: this browser remembers `username` (with a fresh nonce and time),
+    and keeps the others it remembers as they were, newest first, up to MAX_REMEMBERED."""
     user_key = _username_key(username)
-    entries = [[user_key, secrets.token_urlsafe(16)]] + [
-        [key, nonce] for key, nonce in _remembered(request) if key != user_key
-    ]
+    nonce = secrets.token_urlsafe(16)
+    entries: list[Entry] = [(_entry_key(user_key, nonce), nonce, int(time.time()))]
+    entries += [e for e in _remembered(request) if e[0] != _entry_key(user_key, e[1])]
     response.set_cookie(
         settings.HAVEN_DEVICE_COOKIE_NAME,
-        signing.dumps(entries[:MAX_REMEMBERED], salt=_DEVICE_SALT, compress=True),
+        signing.dumps(
+            [list(e) for e in entries[:MAX_REMEMBERED]], salt=_DEVICE_SALT, compress=True
+        ),
         max_age=settings.HAVEN_DEVICE_COOKIE_DAYS * 86400,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
@@ -224,10 +248,12 @@ def record_failure(request: HttpRequest, username: str, *, stage: str) -> Lockou
 
 
 def record_success(request: HttpRequest, username: str) -> None:
-    """A complete sign-in: the username's failures, and this browser's for it, are forgotten."""
+    """A complete sign-in: the username's failures, and this browser's for it, are forgotten. A
+    running lockout of the username is not: its owner, signing in on a browser that remembers
+    them, must not hand whoever locked it a fresh set of guesses."""
     LoginThrottle.objects.filter(
         kind=LoginThrottle.Kind.USERNAME, key=_username_key(username)
-    ).delete()
+    ).exclude(locked_until__gt=timezone.now()).delete()
     nonce = _device_nonce(request, username)
     if nonce is not None:
         LoginThrottle.objects.filter(
