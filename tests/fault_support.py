@@ -253,22 +253,28 @@ class Server:
         """A graceful stop (SIGTERM), or SIGKILL when it takes too long; nothing left behind."""
         if self.process is None:
             return
-        group = self.process.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        stop_group(self.process, timeout=40)
         self.process = None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)  # a worker that outlived its arbiter
-        wait_for_group_gone(group)
 
     def log_tail(self, characters: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-characters:]
+
+
+def stop_group(process: "subprocess.Popen[bytes]", *, timeout: float) -> None:
+    """SIGTERM to the process group `process` leads, SIGKILL when it takes longer than
+    `timeout` seconds, then to any worker that outlived its arbiter; returns once all are gone."""
+    group = process.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        process.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    wait_for_group_gone(group)
 
 
 def group_members(group: int) -> list[int]:

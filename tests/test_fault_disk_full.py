@@ -16,7 +16,6 @@ suite's PostgreSQL run the test is skipped (it would test the same SQLite setup 
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from tests.fault_support import (
     Client,
     free_port,
     households,
-    wait_for_group_gone,
+    stop_group,
 )
 
 DISK_MB = 16
@@ -174,16 +173,7 @@ class Server:
         return self.log.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        group = self.process.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
-            self.process.wait(timeout=30)
-        wait_for_group_gone(group)
+        stop_group(self.process, timeout=30)
 
 
 def large(count: int, *, seed: int) -> list[dict[str, Any]]:

@@ -129,6 +129,30 @@ class RetentionReport:
         """Records closed before this moment are due (None: retention is off)."""
         return self.as_of - timedelta(days=self.period_days) if self.period_days else None
 
+    def anonymising(
+        self,
+        kind: str,
+        record: Household | Person | TracingRequest,
+        groups: set[str],
+        *,
+        user: User | None,
+        at: datetime,
+        **detail: Any,
+    ) -> dict[str, Any]:
+        """Count one record of `kind` (households, persons, tracing_requests) anonymised with
+        the field groups that held something; its audit row, naming the groups, never values."""
+        self.anonymised[kind] += 1
+        self.removed[kind].update(groups)
+        return audit_row(
+            user=user,
+            action=ACTION,
+            object_type=kind.removesuffix("s"),  # household, person, tracing_request
+            object_uuid=record.uuid,
+            site_id=record.site_id,
+            detail={"removed": sorted(groups), **detail, "period_days": self.period_days},
+            at=at,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         cutoff = self.cutoff
         return {
@@ -243,47 +267,29 @@ def _households(
     person_groups = _person_groups(persons)
     household_groups = _household_groups(chosen)
     household_uuid = {h.pk: h.uuid for h in chosen}
-    rows: list[dict[str, Any]] = []
-    for household in chosen:
-        groups = household_groups[household.pk]
-        report.anonymised["households"] += 1
-        report.removed["households"].update(groups)
-        rows.append(
-            audit_row(
-                user=user,
-                action=ACTION,
-                object_type="household",
-                object_uuid=household.uuid,
-                site_id=household.site_id,
-                detail={
-                    "removed": sorted(groups),
-                    "persons": len(members[household.pk]),
-                    "closed_at": household.closed_at.isoformat() if household.closed_at else None,
-                    "closed_reason": household.closed_reason,
-                    "period_days": report.period_days,
-                },
-                at=now,
-            )
+    rows = [
+        report.anonymising(
+            "households",
+            household,
+            household_groups[household.pk],
+            user=user,
+            at=now,
+            persons=len(members[household.pk]),
+            closed_at=household.closed_at.isoformat() if household.closed_at else None,
+            closed_reason=household.closed_reason,
         )
-    for person in persons:
-        groups = person_groups[person.pk]
-        report.anonymised["persons"] += 1
-        report.removed["persons"].update(groups)
-        rows.append(
-            audit_row(
-                user=user,
-                action=ACTION,
-                object_type="person",
-                object_uuid=person.uuid,
-                site_id=person.site_id,
-                detail={
-                    "removed": sorted(groups),
-                    "household": str(household_uuid[person.household_id]),
-                    "period_days": report.period_days,
-                },
-                at=now,
-            )
+        for household in chosen
+    ] + [
+        report.anonymising(
+            "persons",
+            person,
+            person_groups[person.pk],
+            user=user,
+            at=now,
+            household=str(household_uuid[person.household_id]),
         )
+        for person in persons
+    ]
     if report.dry_run or not chosen:
         return
     _anonymise_persons([p.pk for p in persons], now)
@@ -481,26 +487,18 @@ def _requests(
     for group, matching in related:
         for request_id in matching.values_list("request_id", flat=True).distinct():
             groups[request_id].add(group)
-    rows: list[dict[str, Any]] = []
-    for request in due:
-        report.anonymised["tracing_requests"] += 1
-        report.removed["tracing_requests"].update(groups[request.pk])
-        rows.append(
-            audit_row(
-                user=user,
-                action=ACTION,
-                object_type="tracing_request",
-                object_uuid=request.uuid,
-                site_id=request.site_id,
-                detail={
-                    "removed": sorted(groups[request.pk]),
-                    "closed_at": request.closed_at.isoformat() if request.closed_at else None,
-                    "outcome": request.status,
-                    "period_days": report.period_days,
-                },
-                at=now,
-            )
+    rows = [
+        report.anonymising(
+            "tracing_requests",
+            request,
+            groups[request.pk],
+            user=user,
+            at=now,
+            closed_at=request.closed_at.isoformat() if request.closed_at else None,
+            outcome=request.status,
         )
+        for request in due
+    ]
     if report.dry_run or not due:
         return
     TraceKey.objects.filter(request_id__in=ids).delete()
